@@ -1,7 +1,10 @@
 """State collection over a prefix tree: each distinct prefix is computed once.
 
-The tree is stepped level by level: all prefixes of length ``d`` are one batched
-``net.step`` call on the states of their parents, at the network's precision.
+On the CPU (``backend="cpu"``) the tree is stepped level by level: all prefixes
+of length ``d`` are one batched ``net.step`` call on the states of their
+parents, at the network's precision. On the GPU (``backend="cuda"``) the leaves
+of the tree run as whole words in one kernel launch, and every prefix takes its
+state from one of the leaves below it.
 """
 
 from __future__ import annotations
@@ -14,7 +17,19 @@ import numpy as np
 
 from ._util import check_words, head_rules
 
-__all__ = ["PrefixStates", "collect_states", "prefix_tree"]
+__all__ = ["BACKENDS", "PrefixStates", "check_backend", "collect_states", "prefix_tree"]
+
+#: the values ``collect_states(..., backend=...)`` accepts
+BACKENDS = ("cpu", "cuda")
+
+
+def check_backend(backend: Any) -> str:
+    """Return ``backend`` if it is one of :data:`BACKENDS`, else raise ``ValueError``."""
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise ValueError(
+            f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}"
+        )
+    return backend
 
 
 @dataclass
@@ -192,8 +207,9 @@ def collect_states(
     outputs: bool = True,
     gates: bool = False,
     max_prefixes: int = 50_000_000,
+    backend: str = "cpu",
 ) -> PrefixStates:
-    """Run a network over every distinct prefix of a sample, batched level by level.
+    """Run a network over every distinct prefix of a sample, each prefix once.
 
     Parameters
     ----------
@@ -209,21 +225,82 @@ def collect_states(
         Also keep the gate activations of every step (``net.step(..., return_gates=True)``).
     max_prefixes : int
         Refuse trees larger than this.
+    backend : {"cpu", "cuda"}
+        ``"cpu"``: one batched ``net.step`` per depth, on the states of the
+        parents. ``"cuda"`` (needs :func:`expressivity.kernels.cuda.available`:
+        a CUDA GPU, or ``NUMBA_ENABLE_CUDASIM=1``; ``net`` must be a
+        :class:`~expressivity.Network`): the leaves of the tree (prefixes
+        without children) run as whole words through
+        :func:`~expressivity.kernels.cuda.forward_cuda` in ONE launch, and each
+        prefix takes the state (and gates) at its depth from one leaf below it.
+        The GPU recomputes the prefixes that leaves share, once per leaf, which
+        costs less than a launch and a host round trip per depth; the price is
+        host memory for the leaves' whole trajectories (about ``max_len`` times
+        the tree's states for a ``max_len`` tree, plus the gates). The result is
+        identical to ``"cpu"`` under the CUDA simulator; on a GPU it may differ
+        by a few ULPs (see :mod:`expressivity.kernels.cuda`). Outputs are
+        computed with ``net.readout`` on the host either way.
 
     Returns
     -------
     PrefixStates
+
+    Raises
+    ------
+    ValueError
+        If ``backend`` is not one of :data:`BACKENDS`, or the tree is too large.
+    RuntimeError
+        If ``backend="cuda"`` and neither a CUDA GPU nor the simulator is available.
 
     Examples
     --------
     >>> ps = collect_states(net, 3)                        # doctest: +SKIP
     >>> ps.states[ps.index("ab")]                           # doctest: +SKIP
     """
+    check_backend(backend)
+    if backend == "cuda":
+        need = (
+            "collect_states(..., backend='cuda') needs a CUDA GPU "
+            "(or the CUDA simulator: set NUMBA_ENABLE_CUDASIM=1 before numba is imported)"
+        )
+        try:
+            from expressivity.kernels import cuda as kcuda
+        except ImportError as err:
+            raise RuntimeError(f"{need} and numba-cuda (pip install 'expressivity[cuda]')") from err
+        if not kcuda.available():
+            raise RuntimeError(need)
     alphabet = str(net.alphabet)
     parent, symbol, depth, children, is_word = prefix_tree(
         words_or_max_len, alphabet, max_prefixes=max_prefixes
     )
     h0 = np.asarray(net.initial_state())
+    n = parent.size
+    if backend == "cuda":
+        states, gate_arrays = _collect_cuda(net, parent, symbol, depth, children, h0, gates)
+    else:
+        states, gate_arrays = _collect_cpu(net, parent, symbol, depth, h0, gates)
+    outs = None
+    if outputs:
+        chunk = 1 << 18
+        parts = [np.asarray(net.readout(states[i : i + chunk])) for i in range(0, n, chunk)]
+        outs = np.concatenate(parts, axis=0)
+    return PrefixStates(
+        alphabet=alphabet,
+        parent=parent,
+        symbol=symbol,
+        depth=depth,
+        children=children,
+        states=states,
+        outputs=outs,
+        gates=gate_arrays,
+        is_word=is_word,
+    )
+
+
+def _collect_cpu(
+    net: Any, parent: np.ndarray, symbol: np.ndarray, depth: np.ndarray, h0: np.ndarray, gates: bool
+) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
+    """States (and gates) of every row, one batched ``net.step`` per depth."""
     n = parent.size
     states = np.empty((n, h0.shape[0]), dtype=h0.dtype)
     states[0] = h0
@@ -245,19 +322,75 @@ def collect_states(
             nxt = net.step(states[par], syms)
         states[lo:hi] = nxt
         lo = hi
-    outs = None
-    if outputs:
-        chunk = 1 << 18
-        parts = [np.asarray(net.readout(states[i : i + chunk])) for i in range(0, n, chunk)]
-        outs = np.concatenate(parts, axis=0)
-    return PrefixStates(
-        alphabet=alphabet,
-        parent=parent,
-        symbol=symbol,
-        depth=depth,
-        children=children,
-        states=states,
-        outputs=outs,
-        gates=gate_arrays,
-        is_word=is_word,
-    )
+    return states, gate_arrays
+
+
+def _leaf_below(parent: np.ndarray, depth: np.ndarray, is_leaf: np.ndarray) -> np.ndarray:
+    """For every row, a leaf in its subtree (itself if it is a leaf).
+
+    Deepest level first: a row with children takes the leaf of one of them (the
+    last one a fancy assignment writes; any child will do).
+    """
+    leaf = np.where(is_leaf, np.arange(parent.size, dtype=np.int64), -1)
+    hi = parent.size
+    for d in range(int(depth[-1]), 0, -1):
+        lo = int(np.searchsorted(depth, d, side="left"))
+        leaf[parent[lo:hi]] = leaf[lo:hi]  # children at depth d are final already
+        hi = lo
+    return leaf
+
+
+def _leaf_words(
+    parent: np.ndarray, symbol: np.ndarray, depth: np.ndarray, leaves: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Integer-coded words of the given rows, ``(symbols (N, T) int32, lengths (N,))``.
+
+    Built by walking up the tree from every row at once: ``max depth`` vectorised steps.
+    """
+    lengths = depth[leaves]
+    T = int(lengths.max()) if lengths.size else 0
+    symbols = np.zeros((leaves.size, T), dtype=np.int32)
+    cur = leaves.copy()
+    idx = np.arange(leaves.size)
+    for _ in range(T):
+        pos = depth[cur] - 1
+        live = pos >= 0
+        idx, cur, pos = idx[live], cur[live], pos[live]
+        symbols[idx, pos] = symbol[cur]
+        cur = parent[cur]
+    return symbols, lengths
+
+
+def _collect_cuda(
+    net: Any,
+    parent: np.ndarray,
+    symbol: np.ndarray,
+    depth: np.ndarray,
+    children: np.ndarray,
+    h0: np.ndarray,
+    gates: bool,
+) -> tuple[np.ndarray, dict[str, np.ndarray] | None]:
+    """States (and gates) of every row from one GPU launch over the tree's leaves."""
+    from expressivity.kernels.cuda import forward_cuda
+
+    is_leaf = ~(children >= 0).any(axis=1)
+    leaves = np.flatnonzero(is_leaf)
+    batch, traj = forward_cuda(net, *_leaf_words(parent, symbol, depth, leaves))
+    # word j (the j-th leaf) sits in flat lane lane[j] = c * L + l
+    lane = np.empty(batch.n, dtype=np.int64)
+    lane[batch.order] = np.arange(batch.n)
+    word_of_row = np.full(parent.size, -1, dtype=np.int64)
+    word_of_row[leaves] = np.arange(leaves.size)
+    w = lane[word_of_row[_leaf_below(parent, depth, is_leaf)]]
+    c, l = w // batch.width, w % batch.width
+    states = traj["states"][c, depth, :, l].astype(h0.dtype, copy=False)  # (P, S)
+    gate_arrays: dict[str, np.ndarray] | None = None
+    if gates:
+        gate_arrays = {}
+        if parent.size > 1:  # as on the CPU: no step, no gate arrays
+            g = traj["gates"][c[1:], depth[1:] - 1, :, :, l[1:]]  # (P-1, G, H)
+            for k, spec in enumerate(net.spec.gates):
+                arr = np.full((parent.size, g.shape[2]), np.nan, dtype=g.dtype)
+                arr[1:] = g[:, k]
+                gate_arrays[spec.name] = arr
+    return states, gate_arrays

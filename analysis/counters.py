@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ._util import check_alphabets, encode_word
-from .collect import collect_states
+from .collect import check_backend, collect_states
 
 __all__ = ["CounterReport", "UnitFit", "find_counters", "format_spacing"]
 
@@ -176,6 +176,7 @@ def find_counters(
     min_slope: float = 1e-3,
     break_tol: float = 0.5,
     train_step: int | None = None,
+    backend: str = "cpu",
 ) -> CounterReport:
     """Find the state units that count, and where their counting breaks.
 
@@ -195,6 +196,9 @@ def find_counters(
         (positions before it first reaches the line, a start-up transient, do not count).
     train_step : int, optional
         Use every ``train_step``-th n up to ``n_train`` (default: about 25 values).
+    backend : {"cpu", "cuda"}
+        Where the states of the training prefixes are computed (see
+        :func:`~expressivity.analysis.collect_states`); the long word runs on the CPU.
 
     Returns
     -------
@@ -206,6 +210,7 @@ def find_counters(
     >>> [(u.name, u.break_at) for u in rep.counters]                            # doctest: +SKIP
     [('c0', 2048.0)]
     """
+    check_backend(backend)
     check_alphabets(net, lang)
     lname = getattr(lang, "name", lang)
     probe = lang.counters("")
@@ -227,7 +232,7 @@ def find_counters(
     step = train_step or max(1, n_train // 25)
     ns = sorted(set(range(0, n_train + 1, step)) | {n_train})
     words = [lang.positive_of_n(n) for n in ns]
-    ps = collect_states(net, words, outputs=False, gates=True)
+    ps = collect_states(net, words, outputs=False, gates=True, backend=backend)
     c_train = _prefix_counters(lang, words, ps, n_c)
     s_train = np.asarray(ps.states, dtype=np.float64)
     long_word = lang.positive_of_n(n_max)

@@ -17,7 +17,7 @@ import numpy as np
 
 from ._dfa import make_dfa, run_tree
 from ._util import as_rng, check_alphabets, head_rules, is_language
-from .collect import PrefixStates, collect_states
+from .collect import PrefixStates, check_backend, collect_states
 from .evaluate import eval_words
 from .kmeans import kmeans
 from .quantize import quantize
@@ -284,6 +284,7 @@ def extract_dfa(
     rng: np.random.Generator | None = None,
     time_limit: float = 60.0,
     max_queries: int = 200_000,
+    backend: str = "cpu",
 ) -> Extraction:
     """Extract a DFA from a network.
 
@@ -309,6 +310,10 @@ def extract_dfa(
     time_limit, max_queries : float, int
         Limits for L*; beyond them the last hypothesis is returned with
         ``converged=False``.
+    backend : {"cpu", "cuda"}
+        Where the states of the sample are computed for ``"kmeans"`` and
+        ``"quantize"`` (see :func:`~expressivity.analysis.collect_states`);
+        L* and the scoring query the network on the CPU.
 
     Returns
     -------
@@ -323,6 +328,7 @@ def extract_dfa(
     """
     if method not in METHODS:
         raise ValueError(f"unknown extraction method {method!r}: expected one of {METHODS}")
+    check_backend(backend)
     rng = as_rng(rng)
     alphabet = str(net.alphabet)
     v = len(alphabet)
@@ -360,7 +366,7 @@ def extract_dfa(
         )
         ext.time = time.perf_counter() - t0
     else:
-        ps = collect_states(net, sample)
+        ps = collect_states(net, sample, backend=backend)
         table, accept, start, amb, fid, info = _cluster_extract(
             net, ps, method, k=k, q=q, k_max=k_max, q_max=q_max, rng=rng, n_init=n_init
         )

@@ -24,6 +24,7 @@ ORDER = [
     "analysis",
     "extraction",
     "cuda",
+    "population",
 ]
 
 

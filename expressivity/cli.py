@@ -96,7 +96,8 @@ def _cmd_sweep(args) -> int:
     out = Path(args.out)
     store = Path(args.store) if args.store else out / "results.sqlite"
     executor = "serial" if args.local else "dask"
-    s = run_sweep(specs, store, out, name, executor, args.scheduler, args.workers)
+    s = run_sweep(specs, store, out, name, executor, args.scheduler, args.workers,
+                  backend=args.backend)  # fmt: skip
     print(f"sweep {name}: {s['ran']} ran, {s['skipped']} already finished, {s['errors']} errors, "
           f"{s['seconds']:.1f} s")  # fmt: skip
     return 1 if s["errors"] else 0
@@ -124,6 +125,7 @@ def _cmd_reproduce(args) -> int:
             args.out or ("results/variants-quick" if args.quick else "results/variants"),
             quick=args.quick, executor="serial" if args.local else "dask",
             scheduler=args.scheduler, n_workers=args.workers, seeds=args.seeds, docs_dir=args.docs,
+            backend=args.backend,
         )  # fmt: skip
         print(Path(report).read_text())
         return 0
@@ -131,6 +133,7 @@ def _cmd_reproduce(args) -> int:
     report = reproduce_weiss2018(
         out, quick=args.quick, executor="serial" if args.local else "dask",
         scheduler=args.scheduler, n_workers=args.workers, seeds=args.seeds, paper_lr=args.paper_lr,
+        backend=args.backend,
     )  # fmt: skip
     print(Path(report).read_text())
     return 0
@@ -184,7 +187,7 @@ def _cmd_extract(args) -> int:
     lang = get_language(args.language)
     ext = extract_dfa(
         net, lang, args.method, max_len=args.max_len, k=args.k, rng=np.random.default_rng(args.seed),
-        time_limit=args.time_limit,
+        time_limit=args.time_limit, backend=args.backend,
     )  # fmt: skip
     minimal = lang.dfa().minimize().n_states if getattr(lang, "is_regular", False) else None
     if ext.equivalent:
@@ -244,7 +247,7 @@ def _cmd_counters(args) -> int:
 
     net = _load_model(args.model)
     lang = get_language(args.language)
-    rep = find_counters(net, lang, n_train=args.n_train, n_max=args.n_max)
+    rep = find_counters(net, lang, n_train=args.n_train, n_max=args.n_max, backend=args.backend)
     lines = [
         f"model {args.model} ({net.cell}, hidden {net.hidden_size}, {net.precision.name}); "
         f"language {lang.name}; fit on n <= {rep.n_train}, followed to n = {rep.n_max}",
@@ -281,12 +284,15 @@ def _analysis_parsers(sub) -> None:
     x.add_argument("--k", type=int, help="k-means clusters (default: smallest k that fits)")
     x.add_argument("--time-limit", type=float, default=60.0, help="L* time limit (s)")
     x.add_argument("--seed", type=int, default=0)
+    gpu_help = "cuda: collect the prefix-tree states in one GPU launch"
+    x.add_argument("--backend", choices=("cpu", "cuda"), default="cpu", help=gpu_help)
     x.set_defaults(func=_cmd_extract)
     c = sub.add_parser("counters", help="which state units count, and where they stop")
     c.add_argument("model", help=model_help)
     c.add_argument("--language", required=True, help="a language with ground-truth counters")
     c.add_argument("--n-train", type=int, default=100, help="fit on n <= this")
     c.add_argument("--n-max", type=int, help="follow a^n... to this n (default 10 x n-train)")
+    c.add_argument("--backend", choices=("cpu", "cuda"), default="cpu", help=gpu_help)
     c.set_defaults(func=_cmd_counters)
 
 
@@ -336,6 +342,8 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--scheduler", help="address of a running dask scheduler")
         s.add_argument("--workers", type=int, help="LocalCluster workers (default: all cores)")
         s.add_argument("--local", action="store_true", help="run serially in this process")
+        s.add_argument("--backend", choices=("cpu", "cuda"), default="cpu",
+                       help="cuda: train compatible runs together as populations on the GPU")  # fmt: skip
 
     r = sub.add_parser("report", help="Markdown report of a results store")
     r.add_argument("--store", default="results/results.sqlite")

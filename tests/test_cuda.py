@@ -17,13 +17,11 @@ ULPs for float16, carrier ULPs for float32/float64), NaN equal to NaN:
 Grids are tiny (H = 2..3, words of length <= 5, a few lanes): the simulator is slow.
 """
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
+from conftest import assert_lowers_for_cuda
 
 import expressivity as ex
 
@@ -210,10 +208,4 @@ def test_kernels_type_and_lower_for_the_cuda_target():
 
     Uses numba-cuda internals (``compile_cuda``); skipped if they move.
     """
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="0")
-    res = subprocess.run([sys.executable, "-c", _LOWERING_CHECK], env=env, capture_output=True,
-                         text=True, timeout=300)  # fmt: skip
-    if res.returncode != 0 and ("ImportError" in res.stderr or "AttributeError" in res.stderr):
-        pytest.skip(f"numba-cuda internals changed: {res.stderr.strip().splitlines()[-1]}")
-    assert res.returncode == 0, res.stderr[-3000:]
-    assert "LOWERED" in res.stdout
+    assert_lowers_for_cuda(_LOWERING_CHECK)

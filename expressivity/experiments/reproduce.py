@@ -127,6 +127,7 @@ def reproduce_weiss2018(
     seeds: int | None = None,
     paper_lr: bool = False,
     progress=print,
+    backend: str = "cpu",
 ) -> Path:
     """Run (or resume) the reproduction and write ``report.md`` and plots; returns the report path."""
     import json
@@ -140,9 +141,8 @@ def reproduce_weiss2018(
     name = "weiss2018-quick" if quick else "weiss2018"
     specs = weiss2018_specs(quick, seeds, paper_lr)
     t0 = time.perf_counter()
-    summary = run_sweep(
-        specs, out / "results.sqlite", out, name, executor, scheduler, n_workers, progress
-    )
+    where = (out / "results.sqlite", out, name)
+    summary = run_sweep(specs, *where, executor, scheduler, n_workers, progress, backend=backend)
     refs = evaluate_references(quick)
     (out / "references.json").write_text(json.dumps(refs))
     summary["wall_seconds"] = time.perf_counter() - t0

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["execute_run", "software_versions"]
+__all__ = ["POPULATION_KEY", "execute_population", "execute_run", "software_versions"]
 
 
 def software_versions() -> dict:
@@ -42,24 +42,15 @@ def software_versions() -> dict:
     }
 
 
-def execute_run(spec_dict: dict, out_dir: str) -> dict:
-    """Train and evaluate one run; returns a result dict for the store.
-
-    Divergence is a result (``status="diverged"``, the message in ``error``).
-    Other exceptions propagate (the sweep records them as ``error`` and retries
-    them on the next start).
-    """
+def _prepare(spec_dict: dict) -> dict:
+    """Everything a run needs before training: spec, language, data, network, config."""
     import expressivity as ex
     from expressivity.experiments.spec import RunSpec
     from expressivity.languages import get_language
     from expressivity.protocols import get_protocol
-    from expressivity.training import TrainConfig, TrainingDiverged, train
+    from expressivity.training import TrainConfig
 
-    started = time.time()
-    t0 = time.perf_counter()
     spec = RunSpec(**spec_dict)
-    out = Path(out_dir)
-    h = spec.spec_hash
     ss = np.random.SeedSequence(spec.seed)
     r_init, r_data, r_train, r_eval = (np.random.default_rng(s) for s in ss.spawn(4))
     lang = get_language(spec.language)
@@ -87,32 +78,34 @@ def execute_run(spec_dict: dict, out_dir: str) -> dict:
         eval_every=spec.eval_every,
         checkpoint_every=spec.eval_every,
     )
-    ckpt = out / "checkpoints" / f"{h}.npz"
-    base = {
-        "versions": software_versions(),
-        "host": f"{socket.gethostname()}:{os.getpid()}",
-        "started_at": started,
-    }
-    try:
-        res = train(net, data, r_train, cfg, validation=val, checkpoint=ckpt)
-    except TrainingDiverged as err:
-        return dict(
-            base,
-            status="diverged",
-            error=str(err),
-            metrics={"epoch": err.epoch, "update": err.update},
-            total_seconds=time.perf_counter() - t0,
-            finished_at=time.time(),
-        )
+    return dict(spec=spec, lang=lang, proto=proto, data=data, val=val, net=net, cfg=cfg,
+                r_train=r_train, r_eval=r_eval, started=time.time(),
+                base={"versions": software_versions(),
+                      "host": f"{socket.gethostname()}:{os.getpid()}"})  # fmt: skip
+
+
+def _diverged(run: dict, err, seconds: float) -> dict:
+    return dict(
+        run["base"],
+        started_at=run["started"],
+        status="diverged",
+        error=str(err),
+        metrics={"epoch": err.epoch, "update": err.update},
+        total_seconds=seconds,
+        finished_at=time.time(),
+    )
+
+
+def _finish(run: dict, res, out: Path, t0: float) -> dict:
+    """Evaluate a trained run far beyond its training range; save the model; the result row."""
+    spec, proto = run["spec"], run["proto"]
     t1 = time.perf_counter()
     far = spec.eval_far if spec.eval_far > spec.eval_until else None
-    ev = proto.evaluate(
-        res.net, lang, r_eval, spec.train_max, spec.eval_until, far=far, train_min=spec.train_min
-    )
+    ev = proto.evaluate(res.net, run["lang"], run["r_eval"], spec.train_max, spec.eval_until,
+                        far=far, train_min=spec.train_min)  # fmt: skip
     t2 = time.perf_counter()
     (out / "models").mkdir(parents=True, exist_ok=True)
-    model = res.net.save(out / "models" / f"{h}.npz")
-    ckpt.unlink(missing_ok=True)
+    model = res.net.save(out / "models" / f"{spec.spec_hash}.npz")
     last = res.history[-1] if res.history else {}
     metrics = dict(
         ev.metrics,
@@ -125,7 +118,8 @@ def execute_run(spec_dict: dict, out_dir: str) -> dict:
         resumed_from=res.resumed_from,
     )
     return dict(
-        base,
+        run["base"],
+        started_at=run["started"],
         status="done",
         metrics=metrics,
         curves=ev.to_json()["curves"],
@@ -136,3 +130,77 @@ def execute_run(spec_dict: dict, out_dir: str) -> dict:
         model_path=str(model),
         finished_at=time.time(),
     )
+
+
+def execute_run(spec_dict: dict, out_dir: str) -> dict:
+    """Train and evaluate one run; returns a result dict for the store.
+
+    Divergence is a result (``status="diverged"``, the message in ``error``).
+    Other exceptions propagate (the sweep records them as ``error`` and retries
+    them on the next start).
+    """
+    from expressivity.training import TrainingDiverged, train
+
+    t0 = time.perf_counter()
+    run = _prepare(spec_dict)
+    out = Path(out_dir)
+    ckpt = out / "checkpoints" / f"{run['spec'].spec_hash}.npz"
+    try:
+        res = train(run["net"], run["data"], run["r_train"], run["cfg"], validation=run["val"],
+                    checkpoint=ckpt)  # fmt: skip
+    except TrainingDiverged as err:
+        return _diverged(run, err, time.perf_counter() - t0)
+    result = _finish(run, res, out, t0)
+    ckpt.unlink(missing_ok=True)
+    return result
+
+
+#: spec fields a population shares (the shape of one GPU launch)
+POPULATION_KEY = ("cell", "language", "protocol", "hidden_size", "embedding_size", "precision",
+                  "optimizer", "batch_size")  # fmt: skip
+
+
+def execute_population(spec_dicts: list[dict], out_dir: str, backend: str = "cuda",
+                       on_result=None) -> list[dict]:  # fmt: skip
+    """Train runs that share :data:`POPULATION_KEY` together, then evaluate each.
+
+    The runs train at once with
+    :func:`expressivity.training.population.train_population` (one kernel
+    launch per update on ``"cuda"``); each is then evaluated and saved as
+    :func:`execute_run` does. Results come in the order of ``spec_dicts``;
+    ``on_result(i, result)`` is called as each is ready. There is no training
+    checkpoint: an interrupted population trains again (finished runs are in
+    the store and are skipped).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from expressivity.experiments.spec import RunSpec
+    >>> specs = [RunSpec(cell="gru", language="anbn", train_max=2, epochs=1, hidden_size=2,
+    ...                  seed=s).to_dict() for s in (0, 1)]
+    >>> [r["status"] for r in execute_population(specs, tempfile.mkdtemp(), backend="cpu")]
+    ['done', 'done']
+    """
+    from expressivity.training import TrainingDiverged
+    from expressivity.training.population import train_population
+
+    t0 = time.perf_counter()
+    runs = [_prepare(d) for d in spec_dicts]
+    keys = {tuple(getattr(r["spec"], k) for k in POPULATION_KEY) for r in runs}
+    if len(keys) > 1:
+        raise ValueError(f"a population shares {', '.join(POPULATION_KEY)}; got {sorted(keys)}")
+    trained = train_population([r["net"] for r in runs], [r["data"] for r in runs],
+                               [r["r_train"] for r in runs], [r["cfg"] for r in runs],
+                               [r["val"] for r in runs], backend=backend)  # fmt: skip
+    out = Path(out_dir)
+    results = []
+    for i, (run, res) in enumerate(zip(runs, trained)):
+        if isinstance(res, TrainingDiverged):
+            row = _diverged(run, res, time.perf_counter() - t0)
+        else:
+            row = _finish(run, res, out, t0)
+        row["metrics"].update(population=len(runs), backend=backend)
+        results.append(row)
+        if on_result is not None:
+            on_result(i, row)
+    return results

@@ -65,6 +65,7 @@ def run_sweep(
     scheduler: str | None = None,
     n_workers: int | None = None,
     progress: Callable[[str], None] | None = print,
+    backend: str = "cpu",
 ) -> dict:
     """Run every spec not yet finished in the store; record each result as it arrives.
 
@@ -78,6 +79,10 @@ def run_sweep(
     scheduler : address of a running dask scheduler (default: a LocalCluster)
     n_workers : LocalCluster worker processes (default: the machine's cores)
     progress : called with one line per finished run (None: silent)
+    backend : ``"cpu"`` (each run trained alone, by the executor) or ``"cuda"``:
+        runs that share :data:`~expressivity.experiments.runner.POPULATION_KEY`
+        train together as one population on the GPU, in this process (the
+        executor is not used); each run's row is recorded as it is evaluated
 
     Returns
     -------
@@ -85,6 +90,8 @@ def run_sweep(
     """
     if executor not in ("dask", "serial"):
         raise ValueError(f"executor must be 'dask' or 'serial', got {executor!r}")
+    if backend not in ("cpu", "cuda"):
+        raise ValueError(f"backend must be 'cpu' or 'cuda', got {backend!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -96,7 +103,9 @@ def run_sweep(
         if progress and skipped:
             progress(f"{skipped} of {len(unique)} runs already finished; {len(todo)} to run")
         errors = 0
-        if executor == "serial":
+        if backend == "cuda":
+            errors = _run_populations(todo, store, out_dir, sweep, progress)
+        elif executor == "serial":
             for i, spec in enumerate(todo, 1):
                 res = _safe(spec, out_dir)
                 store.record(spec, res, sweep)
@@ -111,6 +120,35 @@ def run_sweep(
         "errors": errors,
         "seconds": time.perf_counter() - t0,
     }
+
+
+def _run_populations(todo, store, out_dir, sweep, progress) -> int:
+    """The ``backend="cuda"`` path: one population per group of compatible runs."""
+    from expressivity.experiments.runner import POPULATION_KEY, execute_population
+
+    groups: dict[tuple, list[RunSpec]] = {}
+    for spec in todo:
+        groups.setdefault(tuple(getattr(spec, k) for k in POPULATION_KEY), []).append(spec)
+    done = 0
+    errors = 0
+    for specs in groups.values():
+
+        def record(i, res, specs=specs):
+            nonlocal done
+            done += 1
+            store.record(specs[i], res, sweep)
+            if progress:
+                progress(_line(done, len(todo), specs[i], res))
+
+        try:
+            execute_population([s.to_dict() for s in specs], str(out_dir), "cuda", record)
+        except Exception as err:  # the whole group failed: each run is an error row
+            for spec in specs:
+                if spec.spec_hash not in store.finished_hashes():
+                    record(specs.index(spec), {"status": "error",
+                                               "error": f"{type(err).__name__}: {err}"})  # fmt: skip
+                    errors += 1
+    return errors
 
 
 def _safe(spec: RunSpec, out_dir: Path, threads: int | None = None) -> dict:

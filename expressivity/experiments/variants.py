@@ -442,6 +442,7 @@ def reproduce_variants(
     seeds: int | None = None,
     docs_dir: str | Path | None = None,
     progress: Callable[[str], None] | None = print,
+    backend: str = "cpu",
 ) -> Path:
     """Run (or resume) the variant study, analyse every network and write the report.
 
@@ -451,8 +452,9 @@ def reproduce_variants(
         Results store, models, the analysis cache and ``variants.md`` with its plots.
     quick : bool
         One seed, small ranges (about two minutes on 2 cores).
-    executor, scheduler, n_workers
-        Passed to :func:`~expressivity.experiments.sweep.run_sweep`.
+    executor, scheduler, n_workers, backend
+        Passed to :func:`~expressivity.experiments.sweep.run_sweep` (``backend="cuda"``
+        trains each group of compatible runs as one population on the GPU).
     seeds : int, optional
         Seeds per (cell, language) (default 5, quick 1).
     docs_dir : path, optional
@@ -476,9 +478,8 @@ def reproduce_variants(
     name = "variants-quick" if quick else "variants"
     specs = variants_specs(quick, seeds)
     t0 = time.perf_counter()
-    summary = run_sweep(
-        specs, out / "results.sqlite", out, name, executor, scheduler, n_workers, progress
-    )
+    where = (out / "results.sqlite", out, name)
+    summary = run_sweep(specs, *where, executor, scheduler, n_workers, progress, backend=backend)
     hashes = {s.spec_hash for s in specs}
     with ResultsStore(out / "results.sqlite") as store:
         rows = [r for r in store.rows() if r["spec_hash"] in hashes]

@@ -33,6 +33,8 @@ kernels run the same numpy scalar arithmetic as the CPU and agree bit for bit.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import cuda, types
 from numba.extending import overload
@@ -81,6 +83,18 @@ def _ov_mul(a, b):
         return lambda a, b: libdevice.fmul_rn(a, b)
     if a == types.float64 and b == types.float64:
         return lambda a, b: libdevice.dmul_rn(a, b)
+    return None
+
+
+def _exp(x):
+    """``exp`` in the type of ``x`` (numpy's, as the CPU heads use; libdevice on the GPU)."""
+    return np.exp(x)
+
+
+@overload(_exp)
+def _ov_exp(x):
+    if isinstance(x, types.Float):
+        return lambda x: math.exp(x)
     return None
 
 

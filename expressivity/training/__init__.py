@@ -1,4 +1,4 @@
-"""Training: the trainer, optimizers and checkpoints.
+"""Training: the trainer, population training, optimizers and checkpoints.
 
 Examples
 --------
@@ -9,6 +9,7 @@ Examples
 
 from expressivity.training.checkpoint import CheckpointError
 from expressivity.training.optim import SGD, Adam, clip_by_global_norm, make_optimizer
+from expressivity.training.population import train_population
 from expressivity.training.trainer import (
     TrainConfig,
     TrainingDiverged,
@@ -28,4 +29,5 @@ __all__ = [
     "dataset_accuracy",
     "make_optimizer",
     "train",
+    "train_population",
 ]

@@ -200,6 +200,7 @@ def train(
     validation=None,
     checkpoint: str | Path | None = None,
     progress: Callable[[dict], None] | None = None,
+    backend: str = "cpu",
 ) -> TrainResult:
     """Train ``net`` on the :class:`~expressivity.languages.Dataset` ``data``.
 
@@ -223,6 +224,10 @@ def train(
         uninterrupted run.
     progress : callable, optional
         Called with each epoch's history record.
+    backend : "cpu" or "cuda"
+        ``"cuda"`` runs the updates on the GPU through the population kernel
+        (:func:`expressivity.training.population.train_population` with one
+        network); it takes no checkpoint and no input embedding.
 
     Raises
     ------
@@ -233,6 +238,8 @@ def train(
         The checkpoint is corrupt or belongs to another configuration.
     """
     cfg = config or TrainConfig()
+    if backend != "cpu":
+        return _train_elsewhere(net, data, rng, cfg, validation, checkpoint, progress, backend)
     if len(data) == 0:
         raise ValueError("the training data is empty")
     if data.alphabet != net.alphabet:
@@ -275,6 +282,7 @@ def train(
             )
             return res
     last_good = start_epoch if ckpt is not None and ckpt.exists() else None
+    book = _Book(cfg, res, best, best_score, stale)
     t0 = time.perf_counter()
     N = len(data)
     stopped = "epochs"
@@ -284,47 +292,15 @@ def train(
         total = 0.0
         for b in range(0, N, cfg.batch_size):
             sym, lens, tgt = _batch(data, targets, perm[b : b + cfg.batch_size])
-            loss, grads = net.loss_and_grad_encoded(sym, lens, tgt)
-            if not math.isfinite(loss) or not _finite(grads):
-                _diverged(
-                    "loss" if not math.isfinite(loss) else "gradient",
-                    epoch,
-                    res.updates,
-                    ckpt,
-                    last_good,
-                )
-            if cfg.clip is not None:
-                grads, _ = clip_by_global_norm(grads, cfg.clip)
-            opt.step(master, grads)
-            res.updates += 1
-            if not _finite(master):
-                _diverged("weights", epoch, res.updates, ckpt, last_good)
-            net = net.with_params(master)
+            net, loss, failed = _update(net, master, opt, cfg, sym, lens, tgt)
+            if failed not in ("loss", "gradient"):
+                res.updates += 1
+            if failed:
+                _diverged(failed, epoch, res.updates, ckpt, last_good)
             total += loss * len(lens)
         epoch += 1
-        rec = {"epoch": epoch, "loss": total / N, "seconds": time.perf_counter() - t0}
-        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
-            vds = validation if validation is not None else data
-            acc = dataset_accuracy(net, vds)
-            vloss = _loss(net, validation) if validation is not None else rec["loss"]
-            rec.update(val_accuracy=acc, val_loss=vloss)
-            score = (acc, -vloss if math.isfinite(vloss) else -np.inf)
-            if score > best_score:
-                best_score, stale, res.best_epoch = score, 0, epoch
-                best = {k: v.copy() for k, v in master.items()}
-            else:
-                stale += 1
-            if cfg.target_accuracy is not None and acc >= cfg.target_accuracy:
-                stopped = "target_accuracy"
-            elif cfg.patience is not None and stale >= cfg.patience:
-                stopped = "patience"
-        if validation is None and cfg.target_accuracy is None and cfg.patience is None:
-            best, res.best_epoch = master, epoch  # no early stopping: the last weights
-        if cfg.max_seconds is not None and time.perf_counter() - t0 >= cfg.max_seconds:
-            stopped = "max_seconds" if stopped == "epochs" else stopped
-        res.history.append(rec)
-        if progress is not None:
-            progress(rec)
+        stopped = book.end_epoch(epoch, total / N, t0, net, master, data, validation, progress)
+        best, best_score, stale = book.best, book.best_score, book.stale
         done = stopped != "epochs" or epoch >= cfg.epochs
         if ckpt is not None and (epoch % cfg.checkpoint_every == 0 or done):
             _save(
@@ -350,13 +326,91 @@ def train(
     return res
 
 
+def _train_elsewhere(net, data, rng, cfg, validation, checkpoint, progress, backend):
+    from expressivity.training.population import BACKENDS, train_population
+
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if checkpoint is not None:
+        raise ValueError(f"checkpoints are not supported with backend={backend!r}; use 'cpu'")
+    prog = None if progress is None else (lambda p, rec: progress(rec))
+    (out,) = train_population([net], [data], [rng], [cfg], [validation], backend, prog)
+    if isinstance(out, TrainingDiverged):
+        raise out
+    return out
+
+
+def _update(net, master, opt, cfg, sym, lens, tgt):
+    """One optimizer step on a batch: ``(new net, loss, "" or what became non-finite)``.
+
+    On ``"loss"`` or ``"gradient"`` nothing was updated; on ``"weights"`` the
+    masters were updated (and are no longer finite).
+    """
+    loss, grads = net.loss_and_grad_encoded(sym, lens, tgt)
+    if not math.isfinite(loss):
+        return net, loss, "loss"
+    if not _finite(grads):
+        return net, loss, "gradient"
+    if cfg.clip is not None:
+        grads, _ = clip_by_global_norm(grads, cfg.clip)
+    opt.step(master, grads)
+    if not _finite(master):
+        return net, loss, "weights"
+    return net.with_params(master), loss, ""
+
+
+class _Book:
+    """One run's epoch bookkeeping: history, validation, best weights, early stopping.
+
+    Shared by :func:`train` and
+    :func:`expressivity.training.population.train_population`.
+    """
+
+    def __init__(self, cfg, res, best, best_score=(-np.inf, -np.inf), stale=0):
+        self.cfg, self.res, self.best = cfg, res, best
+        self.best_score, self.stale = tuple(best_score), int(stale)
+
+    def end_epoch(self, epoch, mean_loss, t0, net, master, data, validation, progress) -> str:
+        """Record epoch ``epoch``; returns ``"epochs"`` (go on) or why training stops."""
+        cfg, res = self.cfg, self.res
+        stopped = "epochs"
+        rec = {"epoch": epoch, "loss": mean_loss, "seconds": time.perf_counter() - t0}
+        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+            vds = validation if validation is not None else data
+            acc = dataset_accuracy(net, vds)
+            vloss = _loss(net, validation) if validation is not None else rec["loss"]
+            rec.update(val_accuracy=acc, val_loss=vloss)
+            score = (acc, -vloss if math.isfinite(vloss) else -np.inf)
+            if score > self.best_score:
+                self.best_score, self.stale, res.best_epoch = score, 0, epoch
+                self.best = {k: v.copy() for k, v in master.items()}
+            else:
+                self.stale += 1
+            if cfg.target_accuracy is not None and acc >= cfg.target_accuracy:
+                stopped = "target_accuracy"
+            elif cfg.patience is not None and self.stale >= cfg.patience:
+                stopped = "patience"
+        if validation is None and cfg.target_accuracy is None and cfg.patience is None:
+            self.best, res.best_epoch = master, epoch  # no early stopping: the last weights
+        if cfg.max_seconds is not None and time.perf_counter() - t0 >= cfg.max_seconds:
+            stopped = "max_seconds" if stopped == "epochs" else stopped
+        res.history.append(rec)
+        if progress is not None:
+            progress(rec)
+        return stopped
+
+
 def _diverged(what, epoch, update, ckpt, last_good):
+    raise _diverged_error(what, epoch, update, ckpt, last_good)
+
+
+def _diverged_error(what, epoch, update, ckpt, last_good) -> TrainingDiverged:
     where = (
         f"; the last good checkpoint ({ckpt}, epoch {last_good}) is kept"
         if ckpt is not None and last_good is not None
         else ""
     )
-    raise TrainingDiverged(
+    return TrainingDiverged(
         f"training diverged: the {what} became NaN or infinite at epoch {epoch + 1}, update "
         f"{update}{where}. Lower the learning rate, clip gradients (clip=...) or use a wider "
         "precision.",
