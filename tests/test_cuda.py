@@ -21,7 +21,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import assert_lowers_for_cuda
+from lowering import assert_lowers_for_cuda
 
 import expressivity as ex
 
