@@ -9,8 +9,9 @@ Usage::
 Sections (times are medians of interleaved repeats, ours and PyTorch's
 alternating so that load from other processes hits both alike):
 
-1. Training step: ours = ``net.loss_and_grad_encoded`` (next-symbol head) +
-   Adam in numpy on float64 master weights + ``net.with_params``; PyTorch =
+1. Training step: ours = the trainer's fused update (next-symbol head; forward,
+   backward, gradients, Adam on float64 masters and re-rounding in one numba
+   call, the batch resident as the trainer holds its data); PyTorch =
    ``nn.LSTM``/``nn.GRU`` (batch_first, one-hot input of size 2) + ``nn.Linear``
    readout over 3 outputs + cross-entropy + ``backward`` + ``torch.optim.Adam``.
 2. Inference: ours = ``net.run`` (forward states, from integer codes) and
@@ -125,31 +126,31 @@ def make_batch(rng, B, T):
 
 # ---------------------------------------------------------------------------- ours
 class OurTrainer:
-    """loss_and_grad_encoded + numpy Adam on float64 masters + with_params."""
+    """The trainer's own update: the fused CPU step (forward, head, backward, gradients,
+    Adam on float64 masters, re-rounding) of ``expressivity.training.population``, on a
+    batch held resident as the trainer holds its dataset."""
 
-    def __init__(self, net, lr=1e-3, b1=0.9, b2=0.999, eps=1e-8):
-        self.net = net
-        self.master = net.source_params
-        self.m = {k: np.zeros_like(v) for k, v in self.master.items()}
-        self.v = {k: np.zeros_like(v) for k, v in self.master.items()}
-        self.t = 0
-        self.lr, self.b1, self.b2, self.eps = lr, b1, b2, eps
+    def __init__(self, net, lr=1e-3):
+        self.net, self.lr, self.backend = net, lr, None
 
     def step(self, symbols, lengths, targets):
-        loss, grads = self.net.loss_and_grad_encoded(symbols, lengths, targets)
-        self.t += 1
-        c1 = 1.0 - self.b1**self.t
-        c2 = 1.0 - self.b2**self.t
-        for k, w in self.master.items():
-            g = grads[k].astype(np.float64)
-            m, v = self.m[k], self.v[k]
-            m *= self.b1
-            m += (1.0 - self.b1) * g
-            v *= self.b2
-            v += (1.0 - self.b2) * g * g
-            w -= self.lr * (m / c1) / (np.sqrt(v / c2) + self.eps)
-        self.net = self.net.with_params(self.master)
-        return loss
+        from expressivity.languages import Dataset
+        from expressivity.training import TrainConfig
+        from expressivity.training.population import _CpuBackend
+
+        B = len(lengths)
+        if self.backend is None:
+            T = symbols.shape[1]
+            ds = Dataset(ALPHABET, symbols.astype(np.int32), lengths.astype(np.int64),
+                         np.ones(B, dtype=bool), targets.astype(np.int32),
+                         np.zeros((B, T + 1, V + 1), dtype=bool))  # fmt: skip
+            cfg = TrainConfig(lr=self.lr, batch_size=B)
+            self.backend = _CpuBackend([self.net], [ds], [cfg])
+            self.idx = np.arange(B).reshape(1, 1, B)
+            self.nwords = np.array([[B]])
+            self.active = np.ones(1, dtype=bool)
+        loss, _ = self.backend.steps(self.idx, self.nwords, self.active)
+        return loss[0, 0]
 
 
 # ---------------------------------------------------------------------------- torch
@@ -485,8 +486,9 @@ def write_report(path, args, info, rows, loop_rows, fp16_rows, load0, load1, ela
         "so it is credited with flops it does not do (< 2 % at H ≥ 32).",
         "",
         "Setup. Ours: `Network.create(cell, 'ab', H, head='next-symbol', precision='float32')`; "
-        "training step = `loss_and_grad_encoded(symbols, lengths, targets)` + Adam in numpy on "
-        "float64 master weights + `with_params` (all timed); inference = `net.run(symbols, lengths)`; "
+        "training step = the trainer's fused update (`expressivity.kernels.step`: forward, head, "
+        "backward, gradient sums, Adam on float64 masters, re-rounding, in one numba call; the "
+        "batch resident, as the trainer holds its data); inference = `net.run(symbols, lengths)`; "
         "`states` = `net.states(words)` from strings, including per-word list building. PyTorch: "
         "`nn.LSTM`/`nn.GRU(2, H, batch_first=True)` on one-hot float32 input + `nn.Linear(H, 3)` + "
         "cross-entropy + `backward()` + `torch.optim.Adam.step()`; inference = the recurrent module's "

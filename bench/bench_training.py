@@ -7,8 +7,9 @@ Run: ``python bench/bench_training.py [--updates N] [--skip-dask] [--out bench/r
    the same number of updates) written the usual PyTorch way (nn.Embedding,
    nn.LSTM, nn.Linear, CrossEntropyLoss, torch.optim.Adam) and with
    :func:`expressivity.training.train` (float32). Wall time of both, same process.
-2. The cost of one update at batch 1 split into gradient (kernels + reductions),
-   ``with_params`` (re-rounding and packing) and the optimizer step.
+2. The cost of one fused update at batch 1 by word length (the trainer's
+   update: forward, head, backward, gradient sums, Adam and re-rounding in one
+   numba call, :mod:`expressivity.kernels.step`).
 3. dask overhead per run: the same specs through ``run_sweep`` serially and on a
    LocalCluster with as many workers as cores.
 """
@@ -86,37 +87,27 @@ def bench_torch(updates: int) -> float:
 
 
 def bench_update_parts(reps: int = 300) -> dict:
+    """ms per one-word update of the fused step, by word length (the word held resident)."""
     import expressivity as ex
     from expressivity.languages import get_language
     from expressivity.protocols import get_protocol
-    from expressivity.training.optim import Adam
+    from expressivity.training import TrainConfig
+    from expressivity.training.population import _CpuBackend
 
     lang, proto = get_language("anbn"), get_protocol("weiss2018")
     data = proto.training_data(lang, np.random.default_rng(0), 1, 99)
+    net = ex.Network.create("lstm", "ab", 10, head="next-symbol", embedding_size=3,
+                            precision="float32", rng=np.random.default_rng(0))  # fmt: skip
+    be = _CpuBackend([net], [data], [TrainConfig(lr=0.001)])
     out = {}
-    for length_n in (10, 50, 99):
-        i = length_n - 1
-        sym, lens, tgt = (
-            data.symbols[i : i + 1, : 2 * length_n],
-            data.lengths[i : i + 1],
-            data.next_symbol[i : i + 1, : 2 * length_n + 1],
-        )  # noqa: E501
-        net = ex.Network.create("lstm", "ab", 10, head="next-symbol", embedding_size=3,
-                                precision="float32", rng=np.random.default_rng(0))  # fmt: skip
-        net.loss_and_grad_encoded(sym, lens, tgt)
-        master = net.source_params
-        opt = Adam(0.001)
-        t0 = time.perf_counter()
-        for _ in range(reps):
-            _, g = net.loss_and_grad_encoded(sym, lens, tgt)
-        t1 = time.perf_counter()
-        for _ in range(reps):
-            net.with_params(master)
-        t2 = time.perf_counter()
-        for _ in range(reps):
-            opt.step(master, g)
-        t3 = time.perf_counter()
-        out[2 * length_n] = tuple(1e3 * x / reps for x in (t1 - t0, t2 - t1, t3 - t2))
+    for n in (10, 50, 99):
+        i = int(np.flatnonzero(data.lengths == 2 * n)[0])
+        idx = np.full((reps, 1, 1), i)
+        nw = np.ones((reps, 1), dtype=np.int64)
+        be.steps(idx[:2], nw[:2], np.ones(1, dtype=bool))
+        t = time.perf_counter()
+        be.steps(idx, nw, np.ones(1, dtype=bool))
+        out[2 * n] = 1e3 * (time.perf_counter() - t) / reps
     return out
 
 
@@ -161,13 +152,14 @@ def main() -> None:
         f"| expressivity `train` (float32, numba) | {1e3 * ours:.3f} | 1.00 |",
         f"| PyTorch 2 (nn.LSTM + Adam, the usual way) | {1e3 * theirs:.3f} | {theirs / ours:.2f}x slower |",
         "",
-        "Per update at batch 1, by word length (ms): gradient | with_params | Adam step",
+        "The fused update alone (forward, head, backward, gradient sums, Adam, re-rounding in "
+        "one numba call; `expressivity.kernels.step`), by word length:",
         "",
-        "| length | gradient | with_params | Adam |",
-        "|---|---|---|---|",
+        "| length | ms / update |",
+        "|---|---|",
     ]
-    for L, (g, w, o) in parts.items():
-        lines.append(f"| {L} | {g:.3f} | {w:.3f} | {o:.3f} |")
+    for L, ms in parts.items():
+        lines.append(f"| {L} | {ms:.3f} |")
     if not a.skip_dask:
         d = bench_dask()
         over = (d["dask"] - d["serial"] / (os.cpu_count() or 1)) / d["dask"]

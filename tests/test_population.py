@@ -245,8 +245,30 @@ def test_train_with_backend_cuda_trains_one_network_on_the_gpu():
     b = train(nets[0], data[0], np.random.default_rng(3), cfg, backend="cuda")
     assert a.updates == b.updates
     assert _max_diff(a.net.source_params, b.net.source_params) <= 1e-12
-    with pytest.raises(ValueError, match="checkpoint"):
-        train(nets[0], data[0], np.random.default_rng(3), cfg, backend="cuda", checkpoint="x.npz")
+
+
+@pytest.mark.cuda
+def test_cuda_training_checkpoints_and_resumes(tmp_path):
+    """Interrupted after its first checkpoint, a GPU run resumes to the same weights."""
+    _cuda_or_skip()
+    nets, data = _population("lstm", P=1)
+    cfg = TrainConfig(lr=0.05, epochs=3, batch_size=2)
+    full = train(nets[0], data[0], np.random.default_rng(3), cfg, backend="cuda")
+    ck = tmp_path / "c.npz"
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_2(rec):
+        if rec["epoch"] == 2:
+            raise Stop
+
+    with pytest.raises(Stop):
+        train(nets[0], data[0], np.random.default_rng(3), cfg, checkpoint=ck, progress=stop_at_2,
+              backend="cuda")  # fmt: skip
+    res = train(nets[0], data[0], np.random.default_rng(9), cfg, checkpoint=ck, backend="cuda")
+    assert res.resumed_from == 1 and res.updates == full.updates
+    assert _max_diff(res.net.source_params, full.net.source_params) == 0.0
 
 
 _LOWERING_CHECK = textwrap.dedent(

@@ -39,7 +39,8 @@ import numpy as np
 from numba import cuda, types
 from numba.extending import overload
 
-from expressivity.activations import sigmoid, sigmoid_f32, sigmoid_f64, tanh, tanh_f32, tanh_f64
+from expressivity.activations import sigmoid_f32, sigmoid_f64, tanh_f32, tanh_f64
+from expressivity.kernels import scalar
 from expressivity.kernels.cpu import rnd
 
 __all__ = [
@@ -66,16 +67,12 @@ def available() -> bool:
 
 
 # ----------------------------------------------------------------------------- scalar helpers
-# Each is a plain Python function (what the simulator runs) with an overload
-# that numba-cuda compiles for the device. No ``inline="always"``: see above.
+# The shared helpers of :mod:`expressivity.kernels.scalar`, compiled for the
+# device here. No ``inline="always"``: see above.
+_mul, _exp, _sigmoid, _tanh = scalar.mul, scalar.exp, scalar.sigmoid, scalar.tanh
 
 
-def _mul(a, b):
-    """``a * b``; on the device an uncontracted IEEE multiply (never fused)."""
-    return a * b
-
-
-@overload(_mul)
+@overload(scalar.mul, target="cuda")
 def _ov_mul(a, b):
     from numba.cuda import libdevice
 
@@ -86,23 +83,14 @@ def _ov_mul(a, b):
     return None
 
 
-def _exp(x):
-    """``exp`` in the type of ``x`` (numpy's, as the CPU heads use; libdevice on the GPU)."""
-    return np.exp(x)
-
-
-@overload(_exp)
+@overload(scalar.exp, target="cuda")
 def _ov_exp(x):
     if isinstance(x, types.Float):
         return lambda x: math.exp(x)
     return None
 
 
-def _sigmoid(x):
-    return sigmoid(x)
-
-
-@overload(_sigmoid)
+@overload(scalar.sigmoid, target="cuda")
 def _ov_sigmoid(x):
     if x == types.float32:
         return lambda x: sigmoid_f32(x)
@@ -111,11 +99,7 @@ def _ov_sigmoid(x):
     return None
 
 
-def _tanh(x):
-    return tanh(x)
-
-
-@overload(_tanh)
+@overload(scalar.tanh, target="cuda")
 def _ov_tanh(x):
     if x == types.float32:
         return lambda x: tanh_f32(x)

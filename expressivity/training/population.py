@@ -38,19 +38,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
-from expressivity.training.optim import make_optimizer
 from expressivity.training.trainer import (
     TrainConfig,
     TrainingDiverged,
     TrainResult,
-    _batch,
     _Book,
     _diverged_error,
-    _targets,
-    _update,
+    _net_meta,
+    _resume,
+    _save,
 )
 
 __all__ = ["BACKENDS", "train_population", "to_flat", "from_flat", "trainable_mask"]
@@ -100,7 +100,7 @@ def to_flat(net, params: dict) -> np.ndarray:
 
 def from_flat(net, flat: np.ndarray) -> dict[str, np.ndarray]:
     """Inverse of :func:`to_flat`: a float64 dict keyed like ``net.params``."""
-    from expressivity.kernels.cuda_population import layout
+    from expressivity.kernels.step import layout
 
     V, G, H, O, S, E = _dims(net)
     lay = layout(V, G, H, O, S, E)
@@ -132,7 +132,7 @@ def from_flat(net, flat: np.ndarray) -> dict[str, np.ndarray]:
 
 def trainable_mask(net) -> np.ndarray:
     """int8 mask of the population layout: 1 where the entry is a parameter of the cell."""
-    from expressivity.kernels.cuda_population import layout
+    from expressivity.kernels.step import layout
 
     ones = {k: np.ones_like(v) for k, v in net.source_params.items()}
     mask = (to_flat(net, ones) != 0).astype(np.int8)
@@ -145,108 +145,208 @@ def trainable_mask(net) -> np.ndarray:
 # ----------------------------------------------------------------------------- backends
 
 
-class _CpuBackend:
-    """Each network stepped by the CPU trainer's own update: the reference."""
+class _Arrays:
+    """The population's arrays on the host (see :mod:`expressivity.kernels.step`)."""
 
     def __init__(self, nets, data, cfgs):
-        self.nets = list(nets)
-        self.data = data
-        self.targets = [_targets(net.head, ds) for net, ds in zip(nets, data)]
-        self.masters = [{k: v.astype(np.float64) for k, v in n.source_params.items()} for n in nets]
-        self.opts = [make_optimizer(c.optimizer, c.lr, momentum=c.momentum) for c in cfgs]
-        self.cfgs = cfgs
+        from expressivity.kernels.step import HEAD_CODES, OPT_CODES
 
-    def step(self, idx: np.ndarray, nwords: np.ndarray, active: np.ndarray):
-        P = len(self.nets)
-        loss = np.zeros(P)
-        status = np.zeros(P, dtype=np.int8)
-        for p in np.flatnonzero(active):
-            sym, lens, tgt = _batch(self.data[p], self.targets[p], idx[p, : nwords[p]])
-            net, loss[p], failed = _update(
-                self.nets[p], self.masters[p], self.opts[p], self.cfgs[p], sym, lens, tgt
-            )
-            self.nets[p] = net
-            status[p] = {"": 0, "loss": 1, "gradient": 2, "weights": 3}[failed]
-        return loss, status
-
-    def master(self, p: int) -> dict:
-        return {k: v.copy() for k, v in self.masters[p].items()}
-
-    def network(self, p: int):
-        return self.nets[p]
-
-
-class _CudaBackend:
-    """All networks on the GPU; one launch of the population kernel per update."""
-
-    def __init__(self, nets, data, cfgs, threads_per_block=None):
-        from numba import cuda
-
-        from expressivity.kernels.cuda import available
-        from expressivity.kernels.cuda_population import HEAD_CODES, OPT_CODES
-
-        if not available():
-            raise RuntimeError("backend='cuda' needs a CUDA GPU (or NUMBA_ENABLE_CUDASIM=1)")
         net = nets[0]
         self.nets = list(nets)
-        self.tpb = threads_per_block
-        dt = net.precision.carrier
+        self.dt = dt = net.precision.carrier
         V, G, H, O, S, E = _dims(net)
         P, B = len(nets), cfgs[0].batch_size
         N = max(len(ds) for ds in data)
-        T = max(int(ds.lengths.max()) for ds in data)
-        sym_all = np.zeros((P, N, max(T, 1)), dtype=np.int32)  # T >= 1: kernels index row 0
+        T = max(1, max(int(ds.lengths.max()) for ds in data))  # kernels index row 0
+        sym_all = np.zeros((P, N, T), dtype=np.int32)
         len_all = np.zeros((P, N), dtype=np.int64)
         Y_all = np.zeros((P, N, T + 1, O), dtype=dt)
         for p, ds in enumerate(data):
             n, t = ds.symbols.shape
-            sym_all[p, :n, :t] = ds.symbols[:, :T]
+            sym_all[p, :n, : min(t, T)] = ds.symbols[:, :T]
             len_all[p, :n] = ds.lengths
             Y_all[p, :n] = _dense_targets(net.head, ds, T, O)
         master = np.stack([to_flat(n, n.source_params) for n in nets])
         w = np.stack([to_flat(n, n.params) for n in nets]).astype(dt)
         w[:, : V * G * H] = [n._packed["XW"].ravel() for n in nets]  # exactly the CPU's XW
         hyper = np.array([[c.lr, c.clip or 0.0, c.momentum, 0.9, 0.999, 1e-8] for c in cfgs])
-        d = cuda.to_device
         self.dims = (V, G, H, O, S, E, HEAD_CODES[net.head], OPT_CODES[cfgs[0].optimizer])
-        self.model = tuple(d(a) for a in (w, master, np.zeros_like(master),
-                                          np.zeros_like(master), trainable_mask(net)))  # fmt: skip
-        self.hyper = d(hyper)
-        self.tstep = d(np.zeros(P, dtype=np.int64))
-        self.resident = (d(sym_all), d(len_all), d(Y_all))
-        z = lambda *shape: cuda.device_array(shape, dtype=dt)  # noqa: E731
-        T1 = max(T, 1)
-        self.scratch = (
-            cuda.device_array((P, T1, B), dtype=np.int32), cuda.device_array((P, B), np.int64),
-            z(P, T + 1, O, B), z(P, T + 1, S, B), z(P, T1, G, H, B), z(P, T1, H, B),
-            z(P, T + 1, O, B), z(P, T + 1, H, B), z(P, T1, G, H, B), z(P, T1, H, B),
-            z(P, S, B), z(P, 5 + G, H, B), z(P, w.shape[1]),
-            cuda.device_array((P, B), dtype=np.float64),
-        )  # fmt: skip
-        self.cfg = d(np.asarray(net._cfg, dtype=np.int64))
-        self.prec = d(net._prec_code)
-        self.dt = dt
+        self.optimizer = cfgs[0].optimizer
+        self.model = (w, master, np.zeros_like(master), np.zeros_like(master), trainable_mask(net))
+        self.opt = (hyper, np.zeros(P, dtype=np.int64))
+        self.resident = (sym_all, len_all, Y_all)
+        self.scratch_shapes = [
+            ((P, T, B), np.int32), ((P, B), np.int64), ((P, T + 1, O, B), dt),
+            ((P, T + 1, S, B), dt), ((P, T, G, H, B), dt), ((P, T, H, B), dt),
+            ((P, T + 1, O, B), dt), ((P, T + 1, H, B), dt), ((P, T, G, H, B), dt),
+            ((P, T, H, B), dt), ((P, S, B), dt), ((P, 5 + G, H, B), dt),
+            ((P, w.shape[1]), dt), ((P, B), np.float64),
+        ]  # fmt: skip
+        self.cfg = np.asarray(net._cfg, dtype=np.int64)
+        self.prec = net._prec_code
 
-    def step(self, idx: np.ndarray, nwords: np.ndarray, active: np.ndarray):
+    # named views of one network's optimizer state (the checkpoint format of optim.Adam / SGD)
+    def _moments(self, p: int, flat: tuple) -> dict:
+        net = self.nets[p]
+        names = ("m", "v") if self.optimizer == "adam" else ("v",)
+        return {k: from_flat(net, f) for k, f in zip(names, flat)}
+
+    def _flat_moments(self, p: int, state: dict) -> list:
+        net = self.nets[p]
+        names = ("m", "v") if self.optimizer == "adam" else ("v",)
+        out = []
+        for k in names:
+            d = state.get(k, {})
+            full = {n: d.get(n, np.zeros_like(v)) for n, v in net.source_params.items()}
+            out.append(to_flat(net, full))
+        return out
+
+
+class _CpuBackend(_Arrays):
+    """The population on the CPU: one numba call per update of every network."""
+
+    def __init__(self, nets, data, cfgs):
+        from expressivity.kernels.step import FUSED_MAX_BATCH
+
+        super().__init__(nets, data, cfgs)
+        self.data, self.cfgs, self.current = list(data), list(cfgs), list(nets)
+        fused = cfgs[0].batch_size < FUSED_MAX_BATCH
+        self.scratch = tuple(np.zeros(s if fused else (0,) * len(s), dtype=d)
+                             for s, d in self.scratch_shapes)  # fmt: skip
+
+    def steps(self, idx: np.ndarray, nwords: np.ndarray, active: np.ndarray):
+        """K updates: ``idx (K, P, B)``, ``nwords (K, P)`` -> ``loss, status (K, P)``.
+
+        Below :data:`~expressivity.kernels.step.FUSED_MAX_BATCH` lanes, one numba
+        call runs all K updates of all networks; from it up, each update is the
+        unfused path (:meth:`Network.loss_and_grad_encoded`, then the same
+        optimizer, :func:`~expressivity.kernels.step.apply_update`).
+        """
+        import numba
+
+        from expressivity.kernels.step import FUSED_MAX_BATCH, train_steps
+
+        loss, status = np.zeros(nwords.shape), np.zeros(nwords.shape, dtype=np.int8)
+        if idx.shape[2] >= FUSED_MAX_BATCH:
+            self._unfused(idx, nwords, active, loss, status)
+            return loss, status
+        opt = (*self.opt, active.astype(np.int8))
+        data = (idx.astype(np.int32), nwords.astype(np.int64),
+                np.maximum(nwords, 1).astype(self.dt), *self.resident)  # fmt: skip
+        par = int(active.sum()) > 1 and numba.get_num_threads() > 1
+        train_steps(self.dims, self.model, opt, data, self.scratch, (loss, status), self.cfg,
+                    self.prec, parallel=par)  # fmt: skip
+        return loss, status
+
+    def _unfused(self, idx, nwords, active, loss, status) -> None:
+        from expressivity.kernels.step import apply_update
+        from expressivity.protocols import targets_for
+        from expressivity.training.optim import clip_by_global_norm
+
+        dims = tuple(int(x) for x in self.dims)
+        live = [p for p in np.flatnonzero(active)]
+        for k in range(idx.shape[0]):
+            for p in list(live):
+                net, ds, cfg = self.current[p], self.data[p], self.cfgs[p]
+                sel = idx[k, p, : nwords[k, p]]
+                lens = ds.lengths[sel]
+                T = int(lens.max())
+                tgt = targets_for(net.head, ds)[sel]
+                tgt = tgt if tgt.ndim == 1 else tgt[:, : T + 1]
+                loss[k, p], grads = net.loss_and_grad_encoded(ds.symbols[sel, :T], lens, tgt)
+                if not np.isfinite(loss[k, p]):
+                    status[k, p] = 1
+                elif not all(np.isfinite(g).all() for g in grads.values()):
+                    status[k, p] = 2
+                else:
+                    if cfg.clip is not None:
+                        grads, _ = clip_by_global_norm(grads, cfg.clip)
+                    g = to_flat(net, {n: v.astype(np.float64) for n, v in grads.items()})
+                    bad = apply_update(p, g, dims, self.model, self.opt[0], self.opt[1],
+                                       self.cfg, self.prec)  # fmt: skip
+                    status[k, p] = 3 if bad else 0
+                    self.current[p] = net.with_params(self.master(p))
+                if status[k, p]:
+                    live.remove(p)
+
+    def master(self, p: int) -> dict:
+        return from_flat(self.nets[p], self.model[1][p])
+
+    def state(self, p: int) -> tuple[dict, dict, int]:
+        """(master, optimizer moments by name, updates) of network p, for a checkpoint."""
+        mom = (self.model[2][p], self.model[3][p])
+        return self.master(p), self._moments(p, mom), int(self.opt[1][p])
+
+    def load(self, p: int, master: dict, moments: dict, t: int) -> None:
+        net = self.nets[p]
+        self.model[1][p] = to_flat(net, master)
+        rounded = net.with_params(master)
+        self.model[0][p] = to_flat(rounded, rounded.params).astype(self.dt)
+        self.model[0][p, : rounded._packed["XW"].size] = rounded._packed["XW"].ravel()
+        for i, f in enumerate(self._flat_moments(p, moments)):
+            self.model[2 + i][p] = f
+        self.opt[1][p] = t
+        self.current[p] = rounded
+
+
+class _CudaBackend(_Arrays):
+    """All networks on the GPU; one launch of the population kernel per update."""
+
+    def __init__(self, nets, data, cfgs, threads_per_block=None):
+        from numba import cuda
+
+        from expressivity.kernels.cuda import available
+
+        if not available():
+            raise RuntimeError("backend='cuda' needs a CUDA GPU (or NUMBA_ENABLE_CUDASIM=1)")
+        super().__init__(nets, data, cfgs)
+        self.tpb = threads_per_block
+        d = cuda.to_device
+        self.host = self.model
+        self.model = tuple(d(a) for a in self.model)
+        self.opt = tuple(d(a) for a in self.opt)
+        self.resident = tuple(d(a) for a in self.resident)
+        self.scratch = tuple(cuda.device_array(s, dtype=t) for s, t in self.scratch_shapes)
+        self.cfg, self.prec = d(self.cfg), d(self.prec)
+
+    def steps(self, idx: np.ndarray, nwords: np.ndarray, active: np.ndarray):
+        """K launches, one per update, queued back to back; one copy of the results."""
         from numba import cuda
 
         from expressivity.kernels.cuda_population import population_step
 
         d = cuda.to_device
-        loss = cuda.device_array(len(nwords), dtype=np.float64)
-        status = cuda.device_array(len(nwords), dtype=np.int8)
-        data = (d(idx.astype(np.int32)), d(nwords.astype(np.int64)),
-                d(np.maximum(nwords, 1).astype(self.dt)), *self.resident)  # fmt: skip
-        population_step(self.dims, self.model, (self.hyper, self.tstep, d(active.astype(np.int8))),
-                        data, self.scratch, (loss, status), self.cfg, self.prec,
-                        self.tpb)  # fmt: skip
+        K, P = nwords.shape
+        loss = cuda.device_array((K, P), dtype=np.float64)
+        status = cuda.device_array((K, P), dtype=np.int8)
+        idx_d, nw_d = d(idx.astype(np.int32)), d(nwords.astype(np.int64))
+        nwf_d = d(np.maximum(nwords, 1).astype(self.dt))
+        act = d(active.astype(np.int8))
+        for k in range(K):
+            data = (idx_d[k], nw_d[k], nwf_d[k], *self.resident)
+            population_step(self.dims, self.model, (*self.opt, act), data, self.scratch,
+                            (loss[k], status[k]), self.cfg, self.prec, self.tpb)  # fmt: skip
         return loss.copy_to_host(), status.copy_to_host()
 
     def master(self, p: int) -> dict:
         return from_flat(self.nets[p], self.model[1][p].copy_to_host())
 
-    def network(self, p: int):
-        return self.nets[p].with_params(self.master(p))
+    def state(self, p: int) -> tuple[dict, dict, int]:
+        mom = (self.model[2][p].copy_to_host(), self.model[3][p].copy_to_host())
+        return self.master(p), self._moments(p, mom), int(self.opt[1].copy_to_host()[p])
+
+    def load(self, p: int, master: dict, moments: dict, t: int) -> None:
+        net = self.nets[p]
+        rounded = net.with_params(master)
+        w = to_flat(rounded, rounded.params).astype(self.dt)
+        w[: rounded._packed["XW"].size] = rounded._packed["XW"].ravel()
+        self.model[0][p] = w
+        self.model[1][p] = to_flat(net, master)
+        for i, f in enumerate(self._flat_moments(p, moments)):
+            self.model[2 + i][p] = f
+        ts = self.opt[1].copy_to_host()
+        ts[p] = t
+        self.opt[1].copy_to_device(ts)
 
 
 def _dense_targets(head: str, ds, T: int, O: int) -> np.ndarray:
@@ -318,12 +418,13 @@ def train_population(
     backend: str = "cpu",
     progress: Callable[[int, dict], None] | None = None,
     threads_per_block: int | None = None,
+    checkpoints: Sequence | None = None,
 ) -> list[TrainResult | TrainingDiverged]:
     """Train ``nets[p]`` on ``data[p]`` for every p at once.
 
     Parameters
     ----------
-    nets : networks of one cell, hidden size, alphabet, head and precision
+    nets : networks of one cell, hidden size, embedding size, alphabet, head and precision
     data : one training :class:`~expressivity.languages.Dataset` per network
     rngs : one generator per network (its shuffling, as in ``train``)
     configs : one :class:`TrainConfig` for all, or one per network (they may
@@ -333,6 +434,8 @@ def train_population(
     progress : called ``progress(p, record)`` at the end of each network's epochs
     threads_per_block : CUDA block size (default: the batch size rounded up to a
         multiple of 32, at least 64)
+    checkpoints : one path (or None) per network: written every
+        ``checkpoint_every`` epochs; an existing one is resumed from (see :func:`train`)
 
     Returns
     -------
@@ -348,11 +451,16 @@ def train_population(
         empty, or an unknown backend is asked for.
     RuntimeError
         ``backend="cuda"`` without a GPU (or the CUDA simulator).
+    CheckpointError
+        A checkpoint is corrupt or belongs to another configuration.
     """
     P = len(nets)
     cfgs = list(configs) if isinstance(configs, (list, tuple)) else [configs or TrainConfig()] * P
     validation = list(validation) if validation is not None else [None] * P
+    ckpts = [None if c is None else Path(c) for c in (checkpoints or [None] * P)]
     _check_population(nets, data, rngs, cfgs, validation, backend)
+    if len(ckpts) != P:
+        raise ValueError(f"checkpoints has {len(ckpts)} entries for {P} networks")
     impl = (_CpuBackend(nets, data, cfgs) if backend == "cpu"
             else _CudaBackend(nets, data, cfgs, threads_per_block))  # fmt: skip
     B = cfgs[0].batch_size
@@ -361,42 +469,70 @@ def train_population(
     out: list = list(results)
     running = np.ones(P, dtype=bool)
     epoch = np.zeros(P, dtype=np.int64)
+    last_good: list = [None] * P
+    metas = [_net_meta(n, len(d)) for n, d in zip(nets, data)]
+    for p, ck in enumerate(ckpts):
+        if ck is None or not ck.exists():
+            continue
+        state = _resume(ck, cfgs[p], metas[p], rngs[p], results[p], books[p])
+        epoch[p] = last_good[p] = results[p].resumed_from
+        if state is None:  # it had finished
+            running[p] = False
+        else:
+            impl.load(p, *state)
     pos = np.zeros(P, dtype=np.int64)
     total = np.zeros(P)
     perms: list = [None] * P
     t0 = time.perf_counter()
     while running.any():
-        idx = np.full((P, B), -1, dtype=np.int64)
-        nwords = np.zeros(P, dtype=np.int64)
-        for p in np.flatnonzero(running):
+        live = np.flatnonzero(running)
+        for p in live:
             if pos[p] == 0:
                 perms[p] = rngs[p].permutation(len(data[p]))
                 total[p] = 0.0
-            sel = perms[p][pos[p] : pos[p] + B]
-            idx[p, : len(sel)] = sel
-            nwords[p] = len(sel)
-        loss, status = impl.step(idx, nwords, running)
-        for p in np.flatnonzero(running):
-            res, st = results[p], int(status[p])
-            if st in (0, 3):  # the update was applied
-                res.updates += 1
-            if st:
-                out[p] = _diverged_error(_WHAT[st], int(epoch[p]), res.updates, None, None)
+        # run every network up to the first epoch end among them, in one call
+        K = int(min(-(-(len(data[p]) - int(pos[p])) // B) for p in live))
+        idx = np.full((K, P, B), -1, dtype=np.int64)
+        nwords = np.zeros((K, P), dtype=np.int64)
+        for p in live:
+            sel = perms[p][pos[p] : pos[p] + K * B]
+            for k in range(K):
+                part = sel[k * B : (k + 1) * B]
+                idx[k, p, : len(part)] = part
+                nwords[k, p] = len(part)
+        loss, status = impl.steps(idx, nwords, running)
+        for p in live:
+            res = results[p]
+            failed = np.flatnonzero(status[:, p])
+            k_end = int(failed[0]) if failed.size else K
+            res.updates += k_end
+            for k in range(k_end):  # in step order, as one network trained alone would
+                total[p] += loss[k, p] * nwords[k, p]
+            if failed.size:
+                st = int(status[k_end, p])
+                res.updates += st == 3  # the weights were updated, then found non-finite
+                out[p] = _diverged_error(_WHAT[st], int(epoch[p]), res.updates, ckpts[p],
+                                         last_good[p])  # fmt: skip
                 running[p] = False
                 continue
-            total[p] += loss[p] * nwords[p]
-            pos[p] += nwords[p]
+            pos[p] += int(nwords[:, p].sum())
             if pos[p] < len(data[p]):
                 continue
             pos[p] = 0
             epoch[p] += 1
-            cfg, book = cfgs[p], books[p]
+            cfg, book, e = cfgs[p], books[p], int(epoch[p])
             rec_progress = None if progress is None else (lambda rec, p=p: progress(p, rec))
-            stopped = book.end_epoch(int(epoch[p]), total[p] / len(data[p]), t0,
-                                     impl.network(p), impl.master(p), data[p], validation[p],
-                                     rec_progress)  # fmt: skip
-            if stopped != "epochs" or epoch[p] >= cfg.epochs:
-                res.stopped, res.epochs_run = stopped, int(epoch[p])
+            master = impl.master(p)
+            stopped = book.end_epoch(e, total[p] / len(data[p]), t0, nets[p].with_params(master),
+                                     master, data[p], validation[p], rec_progress)  # fmt: skip
+            done = stopped != "epochs" or e >= cfg.epochs
+            if ckpts[p] is not None and (e % cfg.checkpoint_every == 0 or done):
+                master, moments, t = impl.state(p)
+                _save(ckpts[p], cfg, metas[p], master, book.best, t, moments, rngs[p], e, res,
+                      book.best_score, book.stale, done and stopped)  # fmt: skip
+                last_good[p] = e
+            if done:
+                res.stopped, res.epochs_run = stopped, e
                 res.seconds = time.perf_counter() - t0
                 res.net = nets[p].with_params(book.best)
                 running[p] = False

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from expressivity.training.checkpoint import CheckpointError, read_checkpoint, write_checkpoint
-from expressivity.training.optim import OPTIMIZERS, clip_by_global_norm, make_optimizer
+from expressivity.training.optim import OPTIMIZERS
 
 __all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "dataset_accuracy", "train"]
 
@@ -225,9 +225,8 @@ def train(
     progress : callable, optional
         Called with each epoch's history record.
     backend : "cpu" or "cuda"
-        ``"cuda"`` runs the updates on the GPU through the population kernel
-        (:func:`expressivity.training.population.train_population` with one
-        network); it takes no checkpoint and no input embedding.
+        Where the updates run: :func:`expressivity.training.population.train_population`
+        with one network (``"cuda"``: the GPU's population kernel).
 
     Raises
     ------
@@ -238,125 +237,22 @@ def train(
         The checkpoint is corrupt or belongs to another configuration.
     """
     cfg = config or TrainConfig()
-    if backend != "cpu":
-        return _train_elsewhere(net, data, rng, cfg, validation, checkpoint, progress, backend)
     if len(data) == 0:
         raise ValueError("the training data is empty")
     if data.alphabet != net.alphabet:
         raise ValueError(
             f"data alphabet {data.alphabet!r} differs from the network's {net.alphabet!r}"
         )
-    targets = _targets(net.head, data)
-    master = {k: v.astype(np.float64) for k, v in net.source_params.items()}
-    opt = make_optimizer(cfg.optimizer, cfg.lr, momentum=cfg.momentum)
-    meta_net = _net_meta(net, len(data))
-    res = TrainResult(net=net)
-    best = {k: v.copy() for k, v in master.items()}
-    best_score = (-np.inf, -np.inf)
-    stale = 0
-    start_epoch = 0
-    ckpt = Path(checkpoint) if checkpoint is not None else None
-    if ckpt is not None and ckpt.exists():
-        meta, groups = read_checkpoint(ckpt)
-        _check_resume(ckpt, meta, asdict(cfg), meta_net)
-        master = {k: v.astype(np.float64) for k, v in groups["master"].items()}
-        best = {k: v.astype(np.float64) for k, v in groups["best"].items()}
-        opt.t = int(meta["opt_t"])
-        saved = groups.get("opt", {})
-        for s in opt.state:
-            opt.state[s] = {
-                k[len(s) + 1 :]: v.copy() for k, v in saved.items() if k.startswith(s + ":")
-            }
-        rng.bit_generator.state = meta["rng_state"]
-        start_epoch = int(meta["epoch"])
-        res.history = meta["history"]
-        res.updates, res.best_epoch = int(meta["updates"]), int(meta["best_epoch"])
-        best_score, stale = tuple(meta["best_score"]), int(meta["stale"])
-        res.resumed_from = start_epoch
-        net = net.with_params(master)
-        if meta.get("stopped"):
-            res.net, res.epochs_run, res.stopped = (
-                net.with_params(best),
-                start_epoch,
-                meta["stopped"],
-            )
-            return res
-    last_good = start_epoch if ckpt is not None and ckpt.exists() else None
-    book = _Book(cfg, res, best, best_score, stale)
-    t0 = time.perf_counter()
-    N = len(data)
-    stopped = "epochs"
-    epoch = start_epoch
-    while epoch < cfg.epochs:
-        perm = rng.permutation(N)
-        total = 0.0
-        for b in range(0, N, cfg.batch_size):
-            sym, lens, tgt = _batch(data, targets, perm[b : b + cfg.batch_size])
-            net, loss, failed = _update(net, master, opt, cfg, sym, lens, tgt)
-            if failed not in ("loss", "gradient"):
-                res.updates += 1
-            if failed:
-                _diverged(failed, epoch, res.updates, ckpt, last_good)
-            total += loss * len(lens)
-        epoch += 1
-        stopped = book.end_epoch(epoch, total / N, t0, net, master, data, validation, progress)
-        best, best_score, stale = book.best, book.best_score, book.stale
-        done = stopped != "epochs" or epoch >= cfg.epochs
-        if ckpt is not None and (epoch % cfg.checkpoint_every == 0 or done):
-            _save(
-                ckpt,
-                cfg,
-                meta_net,
-                master,
-                best,
-                opt,
-                rng,
-                epoch,
-                res,
-                best_score,
-                stale,
-                done and stopped,
-            )
-            last_good = epoch
-        if stopped != "epochs":
-            break
-    res.stopped, res.epochs_run = stopped, epoch
-    res.seconds = time.perf_counter() - t0
-    res.net = net.with_params(best)
-    return res
-
-
-def _train_elsewhere(net, data, rng, cfg, validation, checkpoint, progress, backend):
     from expressivity.training.population import BACKENDS, train_population
 
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    if checkpoint is not None:
-        raise ValueError(f"checkpoints are not supported with backend={backend!r}; use 'cpu'")
     prog = None if progress is None else (lambda p, rec: progress(rec))
-    (out,) = train_population([net], [data], [rng], [cfg], [validation], backend, prog)
+    (out,) = train_population([net], [data], [rng], [cfg], [validation], backend, prog,
+                              checkpoints=[checkpoint])  # fmt: skip
     if isinstance(out, TrainingDiverged):
         raise out
     return out
-
-
-def _update(net, master, opt, cfg, sym, lens, tgt):
-    """One optimizer step on a batch: ``(new net, loss, "" or what became non-finite)``.
-
-    On ``"loss"`` or ``"gradient"`` nothing was updated; on ``"weights"`` the
-    masters were updated (and are no longer finite).
-    """
-    loss, grads = net.loss_and_grad_encoded(sym, lens, tgt)
-    if not math.isfinite(loss):
-        return net, loss, "loss"
-    if not _finite(grads):
-        return net, loss, "gradient"
-    if cfg.clip is not None:
-        grads, _ = clip_by_global_norm(grads, cfg.clip)
-    opt.step(master, grads)
-    if not _finite(master):
-        return net, loss, "weights"
-    return net.with_params(master), loss, ""
 
 
 class _Book:
@@ -420,7 +316,9 @@ def _diverged_error(what, epoch, update, ckpt, last_good) -> TrainingDiverged:
     )
 
 
-def _save(ckpt, cfg, meta_net, master, best, opt, rng, epoch, res, best_score, stale, stopped):
+def _save(ckpt, cfg, meta_net, master, best, opt_t, moments, rng, epoch, res, best_score, stale,
+          stopped):  # fmt: skip
+    """Write a run's checkpoint: weights, optimizer state (named as ``optim``'s), rng, history."""
     meta = {
         "config": asdict(cfg),
         "network": meta_net,
@@ -429,13 +327,39 @@ def _save(ckpt, cfg, meta_net, master, best, opt, rng, epoch, res, best_score, s
         "best_epoch": res.best_epoch,
         "best_score": [float(x) for x in best_score],
         "stale": stale,
-        "opt_t": opt.t,
+        "opt_t": opt_t,
         "rng_state": rng.bit_generator.state,
         "history": res.history,
         "stopped": stopped or None,
     }
-    opt_arrays = {f"{s}:{k}": v for s, d in opt.state.items() for k, v in d.items()}
+    opt_arrays = {f"{s}:{k}": v for s, d in moments.items() for k, v in d.items()}
     write_checkpoint(ckpt, meta, {"master": master, "best": best, "opt": opt_arrays})
+
+
+def _resume(ckpt, cfg, meta_net, rng, res, book):
+    """Restore a run from its checkpoint into ``rng``, ``res`` and ``book``.
+
+    Returns ``(master, moments, opt_t)`` to continue from, or None when the run
+    had already finished (``res`` is then complete).
+    """
+    meta, groups = read_checkpoint(ckpt)
+    _check_resume(ckpt, meta, asdict(cfg), meta_net)
+    master = {k: v.astype(np.float64) for k, v in groups["master"].items()}
+    book.best = {k: v.astype(np.float64) for k, v in groups["best"].items()}
+    moments: dict[str, dict] = {}
+    for key, v in groups.get("opt", {}).items():
+        s, name = key.split(":", 1)
+        moments.setdefault(s, {})[name] = v.astype(np.float64)
+    rng.bit_generator.state = meta["rng_state"]
+    res.history = meta["history"]
+    res.updates, res.best_epoch = int(meta["updates"]), int(meta["best_epoch"])
+    book.best_score, book.stale = tuple(meta["best_score"]), int(meta["stale"])
+    res.resumed_from = int(meta["epoch"])
+    if meta.get("stopped"):
+        res.net = res.net.with_params(book.best)
+        res.epochs_run, res.stopped = res.resumed_from, meta["stopped"]
+        return None
+    return master, moments, int(meta["opt_t"])
 
 
 def _check_resume(path, meta, cfg: dict, net_meta: dict) -> None:
