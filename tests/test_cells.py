@@ -61,6 +61,17 @@ def test_states_equal_reference(cell, precision):
 
 
 @pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_single_lane_chunks_equal_reference(cell, precision):
+    """Chunks of one lane multiply by the transposed matrices (kernels.cpu._mv): same order."""
+    net = _net(cell, precision)
+    batch, traj = net.run(*net.encode(WORDS), width=1)
+    got = net._per_word(batch, traj["states"], 1)
+    for w, s in zip(WORDS, got):
+        np.testing.assert_array_equal(s, ref.states(cell, net.params, "ab", w, net.precision))
+
+
+@pytest.mark.parametrize("cell", CELLS)
 def test_batched_padded_and_stepped_agree(cell):
     net = _net(cell, "float32")
     alone = [net.states([w])[0] for w in WORDS]

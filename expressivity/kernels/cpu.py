@@ -68,12 +68,14 @@ _LSTM, _INTERP, _KEEP, _REPLACE = 0, 1, 2, 3
 
 
 @njit(cache=True)
-def _mv(U, g, src, srow, dst, drow, L):
+def _mv(U, UT, g, src, srow, dst, drow, L):
     """dv[j*L + l] += sum_k U[g, j, k] * sv[k*L + l], k ascending.
 
     The reference order: every dst element accumulates its terms with k
     ascending. Four rows at a time, so each src row is loaded once per four
-    rows; a single lane keeps the four sums in registers instead.
+    rows. A single lane (L = 1) runs over the transposed matrix
+    (``UT[g, k, j] = U[g, j, k]``) instead: one axpy per k, vectorised over j,
+    each sum still taking its terms with k ascending.
     """
     H = U.shape[1]
     K = U.shape[2]
@@ -81,28 +83,11 @@ def _mv(U, g, src, srow, dst, drow, L):
     dv = dst[drow]
     j = 0
     if L == 1:
-        while j + 4 <= H:
-            s0 = dv[j]
-            s1 = dv[j + 1]
-            s2 = dv[j + 2]
-            s3 = dv[j + 3]
-            for k in range(K):
-                x = sv[k]
-                s0 += U[g, j, k] * x
-                s1 += U[g, j + 1, k] * x
-                s2 += U[g, j + 2, k] * x
-                s3 += U[g, j + 3, k] * x
-            dv[j] = s0
-            dv[j + 1] = s1
-            dv[j + 2] = s2
-            dv[j + 3] = s3
-            j += 4
-        while j < H:
-            s0 = dv[j]
-            for k in range(K):
-                s0 += U[g, j, k] * sv[k]
-            dv[j] = s0
-            j += 1
+        ut = UT[g]
+        for k in range(K):
+            x = sv[k]
+            for j in range(H):
+                dv[j] += ut[k, j] * x
         return
     acc = dv[: H * L].reshape(H, L)
     v = sv[: K * L].reshape(K, L)
@@ -316,6 +301,13 @@ def _forward_chunk(symbols, lengths, XW, U, bias, d, cfg, prec, states, gates, a
     for l in range(L):
         Tc = max(Tc, lengths[l])
     pre = np.empty((1, n), dtype=states.dtype)
+    # a single lane multiplies by the transposed matrices (see _mv)
+    UT = np.empty((G, H, H) if L == 1 else (0, 0, 0), dtype=U.dtype)
+    if L == 1:
+        for g in range(G):
+            for j in range(H):
+                for k in range(H):
+                    UT[g, k, j] = U[g, j, k]
     biasL = _expand(bias, L)
     dL = _expand(d.reshape(1, H), L)
     zeros = np.zeros((1, n), dtype=states.dtype)
@@ -339,7 +331,7 @@ def _forward_chunk(symbols, lengths, XW, U, bias, d, cfg, prec, states, gates, a
             if after:
                 # act(W x + b + r ⊙ (U h + d)): two dot products, each rounded once
                 ax[:] = 0
-                _mv(U, g, states, t, aux, t, L)
+                _mv(U, UT, g, states, t, aux, t, L)
                 r = gt[ri]
                 bg = biasL[g]
                 d0 = dL[0]
@@ -355,9 +347,9 @@ def _forward_chunk(symbols, lengths, XW, U, bias, d, cfg, prec, states, gates, a
                     r = gt[ri]
                     for i in range(n):
                         ax[i] = rnd(r[i] * h[i], prec)
-                    _mv(U, g, aux, t, pre, 0, L)
+                    _mv(U, UT, g, aux, t, pre, 0, L)
                 else:
-                    _mv(U, g, states, t, pre, 0, L)
+                    _mv(U, UT, g, states, t, pre, 0, L)
             _activate(pre, biasL, g, gates, t, g, act, prec)
         st1 = states[t + 1]
         hn = st1[:n]
