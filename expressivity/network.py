@@ -274,13 +274,17 @@ class Network:
         return batch, {"states": states, "gates": gates, "aux": aux}
 
     def _per_word(self, batch: Chunked, arr: np.ndarray, rows_extra: int) -> list[np.ndarray]:
-        """(C, T', K, L) -> list over words of (len + rows_extra, K)."""
+        """(C, T', K, L) -> list over words of (len + rows_extra, K).
+
+        One transposing copy; each word's array is a contiguous view into it
+        (the words do not overlap), not a copy of its own.
+        """
         lanes = np.moveaxis(arr, 3, 1)  # (C, L, T', K)
-        flat = lanes.reshape((-1,) + lanes.shape[2:])
-        lengths = batch.lengths.reshape(-1)
+        flat = np.ascontiguousarray(lanes).reshape((-1,) + lanes.shape[2:])
+        ends = (batch.lengths.reshape(-1) + rows_extra).tolist()
         out: list = [None] * batch.n
-        for i in range(batch.n):
-            out[batch.order[i]] = flat[i, : lengths[i] + rows_extra].copy()
+        for i, j in enumerate(batch.order.tolist()):
+            out[j] = flat[i, : ends[i]]
         return out
 
     def states(self, words: Sequence) -> list[np.ndarray]:

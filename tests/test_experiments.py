@@ -118,7 +118,7 @@ SWEEP_SCRIPT = """
 import sys
 from expressivity.experiments import RunSpec, run_sweep
 if __name__ == "__main__":
-    specs = [RunSpec(cell="lstm", language="anbn", train_min=1, train_max=12, epochs=25,
+    specs = [RunSpec(cell="lstm", language="anbn", train_min=1, train_max=12, epochs=1000,
                      hidden_size=4, seed=s) for s in range(6)]
     run_sweep(specs, sys.argv[1], sys.argv[2], "kill", executor=sys.argv[3], n_workers=2)
 """
