@@ -504,9 +504,11 @@ def reproduce_variants(
             f"{s['epochs']} epochs max, batch {t['batch_size']}, embedding "
             f"{t['embedding_size'] or 'one-hot'}; evaluated densely to {4 * s['train_max']}."
         )
+    lo, hi = wilson_interval(n_seeds // 2, n_seeds)  # the widest interval
     notes.append(
-        "Uncertainty: k/n seeds with the Wilson score 95% interval; with 5 seeds an "
-        "interval spans about ±0.4, so only differences like 5/5 vs 0/5 are firm."
+        f"Uncertainty: k/n seeds with the Wilson score 95% interval; with {n_seeds} seeds "
+        f"an interval spans about ±{(hi - lo) / 2:.1f}, so only differences like "
+        f"{n_seeds}/{n_seeds} vs 0/{n_seeds} are firm."
     )
     notes.append(
         "Caveat: in float32 a squashing unit that converges slowly to a fixed point also "
