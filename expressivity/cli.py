@@ -46,7 +46,15 @@ def _spec_from_args(args):
         d = specs[0].to_dict()
     for k, v in vars(args).items():
         field = k.replace("-", "_")
-        if v is not None and field not in ("spec", "out", "store", "command", "func", "checkpoint"):
+        if v is not None and field not in (
+            "spec",
+            "out",
+            "store",
+            "command",
+            "func",
+            "checkpoint",
+            "backend",
+        ):
             d[field] = v
     return spec_from_dict(d)
 
@@ -57,7 +65,7 @@ def _cmd_train(args) -> int:
     spec = _spec_from_args(args)
     out = Path(args.out)
     store = Path(args.store) if args.store else out / "results.sqlite"
-    run_sweep([spec], store, out, sweep="train", executor="serial",
+    run_sweep([spec], store, out, sweep="train", executor="serial", backend=args.backend,
               progress=lambda line: print(line, file=sys.stderr))  # fmt: skip
     from expressivity.experiments.store import ResultsStore
 
@@ -304,6 +312,8 @@ def _parser() -> argparse.ArgumentParser:
     _spec_args(t)
     t.add_argument("--out", default="results", help="models and checkpoints (default results/)")
     t.add_argument("--store", help="results store (default OUT/results.sqlite)")
+    t.add_argument("--backend", choices=("cpu", "cuda"), default="cpu",
+                   help="cuda: train on the GPU (the population kernel)")  # fmt: skip
     t.set_defaults(func=_cmd_train)
 
     e = sub.add_parser("evaluate", help="evaluate a saved network far beyond training")
