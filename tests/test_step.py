@@ -49,7 +49,7 @@ def _one_step(be, words):
 
 
 @pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("batch", [1, 3, 7])  # below FUSED_MAX_BATCH: the fused step
+@pytest.mark.parametrize("batch", [1, 3, 7])  # below FUSED_MAX_BATCH: the fused step (H = 3)
 def test_fused_gradients_equal_the_unfused_path(cell, batch):
     i = CELLS.index(cell) + batch
     protocol, precision = PROTOCOLS[i % 3], ["float64", "float32"][i % 2]
@@ -86,11 +86,18 @@ def test_fused_gradients_in_narrow_formats(precision):
 
 @pytest.mark.parametrize("optimizer,momentum,clip", [("adam", 0.0, None), ("sgd", 0.0, None),
                                                      ("sgd", 0.9, 0.01), ("adam", 0.0, 0.01)])  # fmt: skip
-@pytest.mark.parametrize("batch", [2, 8])  # fused, and the unfused path from 8 lanes up
-def test_update_equals_the_optimizer_classes(optimizer, momentum, clip, batch):
-    """Three updates: masters equal optim.Adam / SGD (with clipping) on the same gradients."""
-    net, data, be = _setup("gru", "weiss2018", "float64", batch_size=batch, optimizer=optimizer,
+@pytest.mark.parametrize("unfused", [False, True])
+def test_update_equals_the_optimizer_classes(optimizer, momentum, clip, unfused, monkeypatch):
+    """Three updates: masters equal optim.Adam / SGD (with clipping) on the same gradients,
+    on the fused path and on the unfused one (the trainer's path for large batches)."""
+    import expressivity.kernels.step as ks
+
+    if unfused:
+        monkeypatch.setattr(ks, "FUSED_MAX_BATCH", 0)
+        monkeypatch.setattr(ks, "FUSED_MAX_WORK", 0)
+    net, data, be = _setup("gru", "weiss2018", "float64", batch_size=2, optimizer=optimizer,
                            lr=0.05, momentum=momentum, clip=clip, embedding=2)  # fmt: skip
+    assert be.fused is not unfused
     from expressivity.training.optim import clip_by_global_norm
 
     opt = make_optimizer(optimizer, 0.05, momentum=momentum)

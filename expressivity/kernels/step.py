@@ -64,6 +64,7 @@ __all__ = [
     "ACCEPT",
     "ADAM",
     "FUSED_MAX_BATCH",
+    "FUSED_MAX_WORK",
     "HEAD_CODES",
     "NEXT_SET",
     "NEXT_SYMBOL",
@@ -71,6 +72,7 @@ __all__ = [
     "SGD",
     "adam_scalars",
     "apply_update",
+    "fused",
     "gather_lane",
     "grad_entry",
     "head_lane",
@@ -85,10 +87,24 @@ NEXT_SYMBOL, ACCEPT, NEXT_SET = 0, 1, 2
 HEAD_CODES = {"next-symbol": NEXT_SYMBOL, "accept": ACCEPT, "next-set": NEXT_SET}
 ADAM, SGD = 0, 1
 OPT_CODES = {"adam": ADAM, "sgd": SGD}
-#: the CPU trainer fuses whole updates into one numba call below this many lanes; from
-#: it up the unfused path (chunked, parallel kernels with lanes-innermost
-#: reductions and a BLAS readout, then :func:`apply_update`) is faster
+#: the CPU trainer fuses whole updates into one numba call for batches of fewer
+#: lanes than this, or of at most :data:`FUSED_MAX_WORK` lanes × hidden units; larger
+#: batches take the unfused path (chunked, parallel kernels with lanes-innermost
+#: reductions and a BLAS readout, then :func:`apply_update`), which is faster there
+#: (measured crossover, bench/bench_cells.py sizes, one thread)
 FUSED_MAX_BATCH = 8
+FUSED_MAX_WORK = 256
+
+
+def fused(batch_size: int, hidden_size: int) -> bool:
+    """Whether the CPU trainer runs updates of this size as one fused call.
+
+    Examples
+    --------
+    >>> fused(1, 128), fused(32, 8), fused(32, 32)
+    (True, True, False)
+    """
+    return batch_size < FUSED_MAX_BATCH or batch_size * hidden_size <= FUSED_MAX_WORK
 
 
 def layout(V: int, G: int, H: int, O: int, S: int, E: int = 0) -> dict[str, tuple[int, int]]:
@@ -99,7 +115,7 @@ def layout(V: int, G: int, H: int, O: int, S: int, E: int = 0) -> dict[str, tupl
     >>> layout(2, 3, 4, 3, 4)["U"]
     (24, 72)
     >>> layout(2, 3, 4, 3, 4, E=2)["embedding"]
-    (127, 131)
+    (131, 135)
     """
     sizes = [("XW", V * G * H), ("U", G * H * H), ("bias", G * H), ("d", H),
              ("W_out", O * H), ("b_out", O), ("s0", S), ("W", G * H * E),

@@ -206,28 +206,28 @@ class _CpuBackend(_Arrays):
     """The population on the CPU: one numba call per update of every network."""
 
     def __init__(self, nets, data, cfgs):
-        from expressivity.kernels.step import FUSED_MAX_BATCH
+        from expressivity.kernels.step import fused
 
         super().__init__(nets, data, cfgs)
         self.data, self.cfgs, self.current = list(data), list(cfgs), list(nets)
-        fused = cfgs[0].batch_size < FUSED_MAX_BATCH
-        self.scratch = tuple(np.zeros(s if fused else (0,) * len(s), dtype=d)
+        self.fused = fused(cfgs[0].batch_size, nets[0].hidden_size)
+        self.scratch = tuple(np.zeros(s if self.fused else (0,) * len(s), dtype=d)
                              for s, d in self.scratch_shapes)  # fmt: skip
 
     def steps(self, idx: np.ndarray, nwords: np.ndarray, active: np.ndarray):
         """K updates: ``idx (K, P, B)``, ``nwords (K, P)`` -> ``loss, status (K, P)``.
 
-        Below :data:`~expressivity.kernels.step.FUSED_MAX_BATCH` lanes, one numba
-        call runs all K updates of all networks; from it up, each update is the
+        For small batches (:func:`expressivity.kernels.step.fused`) one numba
+        call runs all K updates of all networks; for larger ones each update is the
         unfused path (:meth:`Network.loss_and_grad_encoded`, then the same
         optimizer, :func:`~expressivity.kernels.step.apply_update`).
         """
         import numba
 
-        from expressivity.kernels.step import FUSED_MAX_BATCH, train_steps
+        from expressivity.kernels.step import train_steps
 
         loss, status = np.zeros(nwords.shape), np.zeros(nwords.shape, dtype=np.int8)
-        if idx.shape[2] >= FUSED_MAX_BATCH:
+        if not self.fused:
             self._unfused(idx, nwords, active, loss, status)
             return loss, status
         opt = (*self.opt, active.astype(np.int8))
