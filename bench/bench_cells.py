@@ -136,7 +136,7 @@ class OurTrainer:
     def step(self, symbols, lengths, targets):
         from expressivity.languages import Dataset
         from expressivity.training import TrainConfig
-        from expressivity.training.population import _CpuBackend
+        from expressivity.training.backends import CpuBackend
 
         B = len(lengths)
         if self.backend is None:
@@ -145,7 +145,7 @@ class OurTrainer:
                          np.ones(B, dtype=bool), targets.astype(np.int32),
                          np.zeros((B, T + 1, V + 1), dtype=bool))  # fmt: skip
             cfg = TrainConfig(lr=self.lr, batch_size=B)
-            self.backend = _CpuBackend([self.net], [ds], [cfg])
+            self.backend = CpuBackend([self.net], [ds], [cfg])
             self.idx = np.arange(B).reshape(1, 1, B)
             self.nwords = np.array([[B]])
             self.active = np.ones(1, dtype=bool)

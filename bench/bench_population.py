@@ -47,12 +47,12 @@ def ours(cell: str, H: int, P: int, B: int, length: int, steps: int) -> float:
 
     import expressivity as ex
     from expressivity.training import TrainConfig
-    from expressivity.training.population import _CudaBackend
+    from expressivity.training.backends import CudaBackend
 
     data = [_data(length, B)] * P
     nets = [ex.Network.create(cell, "ab", H, head="next-symbol", precision="float32",
                               rng=np.random.default_rng(p)) for p in range(P)]  # fmt: skip
-    be = _CudaBackend(nets, data, [TrainConfig(lr=0.001, batch_size=B)] * P)
+    be = CudaBackend(nets, data, [TrainConfig(lr=0.001, batch_size=B)] * P)
     idx = np.tile(np.arange(B), (P, 1))
     nwords = np.full(P, B)
     active = np.ones(P, dtype=bool)

@@ -92,13 +92,13 @@ def bench_update_parts(reps: int = 300) -> dict:
     from expressivity.languages import get_language
     from expressivity.protocols import get_protocol
     from expressivity.training import TrainConfig
-    from expressivity.training.population import _CpuBackend
+    from expressivity.training.backends import CpuBackend
 
     lang, proto = get_language("anbn"), get_protocol("weiss2018")
     data = proto.training_data(lang, np.random.default_rng(0), 1, 99)
     net = ex.Network.create("lstm", "ab", 10, head="next-symbol", embedding_size=3,
                             precision="float32", rng=np.random.default_rng(0))  # fmt: skip
-    be = _CpuBackend([net], [data], [TrainConfig(lr=0.001)])
+    be = CpuBackend([net], [data], [TrainConfig(lr=0.001)])
     out = {}
     for n in (10, 50, 99):
         i = int(np.flatnonzero(data.lengths == 2 * n)[0])

@@ -26,12 +26,8 @@ import expressivity as ex
 from expressivity.languages import get_language
 from expressivity.protocols import get_protocol
 from expressivity.training import TrainConfig, TrainingDiverged, train
-from expressivity.training.population import (
-    from_flat,
-    to_flat,
-    train_population,
-    trainable_mask,
-)
+from expressivity.training.backends import from_flat, to_flat, trainable_mask
+from expressivity.training.population import train_population
 
 CELLS = ex.list_cells()
 HEADS = {"weiss2018": "next-symbol", "recognition": "accept", "suzgun2019": "next-set"}

@@ -15,8 +15,8 @@ import expressivity as ex
 from expressivity.languages import get_language
 from expressivity.protocols import get_protocol, targets_for
 from expressivity.training import TrainConfig
+from expressivity.training.backends import CpuBackend, from_flat
 from expressivity.training.optim import make_optimizer
-from expressivity.training.population import _CpuBackend, from_flat
 
 CELLS = ex.list_cells()
 LANG = get_language("anbn")
@@ -31,7 +31,7 @@ def _setup(cell, protocol, precision, embedding=None, H=3, seed=0, **cfg):
                             embedding_size=embedding, rng=np.random.default_rng(seed + 1))  # fmt: skip
     # a non-zero initial state: its gradient is exercised too
     net = net.with_params(dict(net.source_params, h0=np.full(H, 0.1)))
-    be = _CpuBackend([net], [data], [TrainConfig(**cfg)])
+    be = CpuBackend([net], [data], [TrainConfig(**cfg)])
     return net, data, be
 
 
