@@ -19,17 +19,19 @@ from ._util import check_words, head_rules
 
 __all__ = ["BACKENDS", "PrefixStates", "check_backend", "collect_states", "prefix_tree"]
 
-#: the values ``collect_states(..., backend=...)`` accepts
-BACKENDS = ("cpu", "cuda")
+#: the values ``collect_states(..., backend=...)`` accepts ("auto": the GPU when there is one)
+BACKENDS = ("cpu", "cuda", "auto")
 
 
 def check_backend(backend: Any) -> str:
-    """Return ``backend`` if it is one of :data:`BACKENDS`, else raise ``ValueError``."""
+    """``"cpu"`` or ``"cuda"`` for one of :data:`BACKENDS` (``"auto"`` resolved), else ``ValueError``."""
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise ValueError(
             f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}"
         )
-    return backend
+    from expressivity.training.backends import resolve_backend
+
+    return resolve_backend(backend)
 
 
 @dataclass
@@ -257,7 +259,7 @@ def collect_states(
     >>> ps = collect_states(net, 3)                        # doctest: +SKIP
     >>> ps.states[ps.index("ab")]                           # doctest: +SKIP
     """
-    check_backend(backend)
+    backend = check_backend(backend)
     if backend == "cuda":
         need = (
             "collect_states(..., backend='cuda') needs a CUDA GPU "

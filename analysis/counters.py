@@ -210,7 +210,7 @@ def find_counters(
     >>> [(u.name, u.break_at) for u in rep.counters]                            # doctest: +SKIP
     [('c0', 2048.0)]
     """
-    check_backend(backend)
+    backend = check_backend(backend)
     check_alphabets(net, lang)
     lname = getattr(lang, "name", lang)
     probe = lang.counters("")

@@ -328,7 +328,7 @@ def extract_dfa(
     """
     if method not in METHODS:
         raise ValueError(f"unknown extraction method {method!r}: expected one of {METHODS}")
-    check_backend(backend)
+    backend = check_backend(backend)
     rng = as_rng(rng)
     alphabet = str(net.alphabet)
     v = len(alphabet)

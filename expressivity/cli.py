@@ -293,14 +293,14 @@ def _analysis_parsers(sub) -> None:
     x.add_argument("--time-limit", type=float, default=60.0, help="L* time limit (s)")
     x.add_argument("--seed", type=int, default=0)
     gpu_help = "cuda: collect the prefix-tree states in one GPU launch"
-    x.add_argument("--backend", choices=("cpu", "cuda"), default="cpu", help=gpu_help)
+    x.add_argument("--backend", choices=("cpu", "cuda", "auto"), default="cpu", help=gpu_help)
     x.set_defaults(func=_cmd_extract)
     c = sub.add_parser("counters", help="which state units count, and where they stop")
     c.add_argument("model", help=model_help)
     c.add_argument("--language", required=True, help="a language with ground-truth counters")
     c.add_argument("--n-train", type=int, default=100, help="fit on n <= this")
     c.add_argument("--n-max", type=int, help="follow a^n... to this n (default 10 x n-train)")
-    c.add_argument("--backend", choices=("cpu", "cuda"), default="cpu", help=gpu_help)
+    c.add_argument("--backend", choices=("cpu", "cuda", "auto"), default="cpu", help=gpu_help)
     c.set_defaults(func=_cmd_counters)
 
 
@@ -312,7 +312,7 @@ def _parser() -> argparse.ArgumentParser:
     _spec_args(t)
     t.add_argument("--out", default="results", help="models and checkpoints (default results/)")
     t.add_argument("--store", help="results store (default OUT/results.sqlite)")
-    t.add_argument("--backend", choices=("cpu", "cuda"), default="cpu",
+    t.add_argument("--backend", choices=("cpu", "cuda", "auto"), default="cpu",
                    help="cuda: train on the GPU (the population kernel)")  # fmt: skip
     t.set_defaults(func=_cmd_train)
 
@@ -352,7 +352,7 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--scheduler", help="address of a running dask scheduler")
         s.add_argument("--workers", type=int, help="LocalCluster workers (default: all cores)")
         s.add_argument("--local", action="store_true", help="run serially in this process")
-        s.add_argument("--backend", choices=("cpu", "cuda"), default="cpu",
+        s.add_argument("--backend", choices=("cpu", "cuda", "auto"), default="cpu",
                        help="cuda: train compatible runs together as populations on the GPU")  # fmt: skip
 
     r = sub.add_parser("report", help="Markdown report of a results store")

@@ -338,3 +338,20 @@ def test_sweep_with_backend_cuda_trains_compatible_runs_as_populations(tmp_path,
     out = tmp_path / "cuda"
     assert main(["sweep", str(spec), "--local", "--out", str(out), "--backend", "cuda"]) == 0
     assert "0 ran, 4 already finished" in capsys.readouterr().out
+
+
+def test_auto_backend_is_the_cpu_without_a_real_gpu():
+    """Under the simulator (or without numba-cuda) "auto" trains on the CPU."""
+    from numba import config
+
+    from expressivity.training.backends import resolve_backend
+
+    if not config.ENABLE_CUDASIM:
+        pytest.skip("a real GPU may be present")
+    assert resolve_backend("auto") == "cpu"
+    with pytest.raises(ValueError, match="backend"):
+        resolve_backend("gpu")
+    nets, data = _population("gru", P=1)
+    a = train(nets[0], data[0], np.random.default_rng(3), TrainConfig(epochs=1), backend="auto")
+    b = train(nets[0], data[0], np.random.default_rng(3), TrainConfig(epochs=1))
+    assert _max_diff(a.net.source_params, b.net.source_params) == 0.0

@@ -79,7 +79,8 @@ def run_sweep(
     scheduler : address of a running dask scheduler (default: a LocalCluster)
     n_workers : LocalCluster worker processes (default: the machine's cores)
     progress : called with one line per finished run (None: silent)
-    backend : ``"cpu"`` (each run trained alone, by the executor) or ``"cuda"``:
+    backend : ``"cpu"`` (each run trained alone, by the executor), ``"auto"`` (the
+        GPU when there is one) or ``"cuda"``:
         runs that share :data:`~expressivity.experiments.runner.POPULATION_KEY`
         train together as one population on the GPU, in this process (the
         executor is not used); each run's row is recorded as it is evaluated
@@ -90,8 +91,9 @@ def run_sweep(
     """
     if executor not in ("dask", "serial"):
         raise ValueError(f"executor must be 'dask' or 'serial', got {executor!r}")
-    if backend not in ("cpu", "cuda"):
-        raise ValueError(f"backend must be 'cpu' or 'cuda', got {backend!r}")
+    from expressivity.training.backends import resolve_backend
+
+    backend = resolve_backend(backend)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

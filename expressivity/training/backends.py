@@ -19,7 +19,49 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CpuBackend", "CudaBackend", "from_flat", "to_flat", "trainable_mask"]
+__all__ = [
+    "BACKENDS",
+    "CpuBackend",
+    "CudaBackend",
+    "from_flat",
+    "resolve_backend",
+    "to_flat",
+    "trainable_mask",
+]
+
+#: what ``backend=`` accepts: ``"auto"`` is ``"cuda"`` when a real GPU is there
+BACKENDS = ("cpu", "cuda", "auto")
+
+
+def resolve_backend(backend: str) -> str:
+    """``"cpu"`` or ``"cuda"`` for a ``backend=`` argument.
+
+    ``"auto"`` picks ``"cuda"`` when numba-cuda finds a real GPU (not the
+    simulator), else ``"cpu"``.
+
+    Raises
+    ------
+    ValueError
+        For anything but ``"cpu"``, ``"cuda"`` or ``"auto"``.
+
+    Examples
+    --------
+    >>> resolve_backend("cpu")
+    'cpu'
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    if backend != "auto":
+        return backend
+    try:
+        from numba import config, cuda
+    except ImportError:  # numba-cuda is an optional extra
+        return "cpu"
+    try:
+        real = not config.ENABLE_CUDASIM and cuda.is_available()
+    except Exception:  # a broken driver install reports by raising
+        real = False
+    return "cuda" if real else "cpu"
 
 
 # ----------------------------------------------------------------------------- layout

@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from expressivity.training.backends import CpuBackend, CudaBackend
+from expressivity.training.backends import BACKENDS, CpuBackend, CudaBackend, resolve_backend
 from expressivity.training.trainer import (
     TrainConfig,
     TrainingDiverged,
@@ -60,8 +60,6 @@ from expressivity.training.trainer import (
 )
 
 __all__ = ["BACKENDS", "train_population"]
-
-BACKENDS = ("cpu", "cuda")
 _WHAT = {1: "loss", 2: "gradient", 3: "weights"}
 
 
@@ -69,8 +67,6 @@ _WHAT = {1: "loss", 2: "gradient", 3: "weights"}
 
 
 def _check_population(nets, data, rngs, cfgs, validation, backend):
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     P = len(nets)
     if P == 0:
         raise ValueError("the population is empty")
@@ -131,7 +127,7 @@ def train_population(
     configs : one :class:`TrainConfig` for all, or one per network (they may
         differ in everything except ``optimizer`` and ``batch_size``)
     validation : one validation dataset (or None) per network
-    backend : ``"cpu"`` or ``"cuda"``
+    backend : ``"cpu"``, ``"cuda"`` or ``"auto"`` (the GPU when there is one)
     progress : called ``progress(p, record)`` at the end of each network's epochs
     threads_per_block : CUDA block size (default: the batch size rounded up to a
         multiple of 32, at least 64)
@@ -155,6 +151,7 @@ def train_population(
     CheckpointError
         A checkpoint is corrupt or belongs to another configuration.
     """
+    backend = resolve_backend(backend)
     P = len(nets)
     cfgs = list(configs) if isinstance(configs, (list, tuple)) else [configs or TrainConfig()] * P
     validation = list(validation) if validation is not None else [None] * P

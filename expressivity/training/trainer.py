@@ -224,7 +224,7 @@ def train(
         uninterrupted run.
     progress : callable, optional
         Called with each epoch's history record.
-    backend : "cpu" or "cuda"
+    backend : "cpu", "cuda" or "auto" (the GPU when there is one)
         Where the updates run: :func:`expressivity.training.population.train_population`
         with one network (``"cuda"``: the GPU's population kernel).
 
@@ -243,10 +243,10 @@ def train(
         raise ValueError(
             f"data alphabet {data.alphabet!r} differs from the network's {net.alphabet!r}"
         )
-    from expressivity.training.population import BACKENDS, train_population
+    from expressivity.training.backends import resolve_backend
+    from expressivity.training.population import train_population
 
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    backend = resolve_backend(backend)
     prog = None if progress is None else (lambda p, rec: progress(rec))
     (out,) = train_population([net], [data], [rng], [cfg], [validation], backend, prog,
                               checkpoints=[checkpoint])  # fmt: skip
