@@ -13,11 +13,13 @@ Shared with the CPU kernels (the same Python objects, compiled for the CUDA
 target by numba-cuda): the rounding function ``rnd`` (``precision.rnd`` through
 ``kernels.cpu.rnd``, identity for native formats), the bit-cast intrinsics of
 ``_bits.py`` it uses, and the activations ``sigmoid_f32``, ``tanh_f32``,
-``sigmoid_f64``, ``tanh_f64`` of :mod:`expressivity.activations`. Only their
-type dispatch is repeated here (:func:`_sigmoid`, :func:`_tanh`): numba-cuda
-0.30 fails to type the ``inline="always"`` overloads of ``activations.sigmoid``
-/ ``tanh`` / ``relu`` (their IR inliner mixes numba-core and numba-cuda IR);
-``relu`` is written out (``zero if x <= zero else x``, its definition).
+``sigmoid_f64``, ``tanh_f64`` of :mod:`expressivity.activations`. Their type
+dispatch goes through the scalar helpers of :mod:`expressivity.kernels.scalar`
+(``mul``, ``exp``, ``sigmoid``, ``tanh``), whose GPU overloads are registered
+here (``target="cuda"``) beside the CPU's: numba-cuda 0.30 fails to type the
+``inline="always"`` overloads of ``activations.sigmoid`` / ``tanh`` / ``relu``
+(their IR inliner mixes numba-core and numba-cuda IR); ``relu`` is written out
+(``zero if x <= zero else x``, its definition).
 
 Differences from the CPU that remain on a real GPU, hence the comparison by
 ULP (see ``tests/test_cuda.py``): every product in *these* kernels is an
@@ -28,7 +30,9 @@ multiply-adds; but NVVM may still contract the polynomial inside ``exp_f32`` /
 come from libdevice rather than the C library. Under the CUDA simulator the
 kernels run the same numpy scalar arithmetic as the CPU and agree bit for bit.
 
-``numba.cuda`` is imported only here: ``import expressivity`` never needs it.
+``numba.cuda`` is imported only here and in
+:mod:`expressivity.kernels.cuda_population` (population training, built on the
+lane functions below): ``import expressivity`` never needs it.
 """
 
 from __future__ import annotations
