@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from expressivity import heads as _heads
-from expressivity.batching import Chunked, chunk, encode_words
+from expressivity.batching import Chunked, chunk, encode_words, workspace
 from expressivity.cells import CellSpec, get_cell
 from expressivity.kernels.cpu import NATIVE
 from expressivity.params import expected_shapes, init_params, pack, validate_params
@@ -227,6 +227,7 @@ class Network:
         state0: np.ndarray | None = None,
         forward=None,
         width: int | None = None,
+        scratch: bool = False,
     ):
         """Run the kernel on integer-coded words; returns the chunked trajectories.
 
@@ -237,6 +238,12 @@ class Network:
         forward : the kernel driver (default :func:`expressivity.kernels.cpu.forward`;
             :func:`expressivity.kernels.cuda.forward_cuda` passes the GPU's)
         width : lanes per chunk (default: chosen for the CPU's threads)
+        scratch : put the trajectories in this thread's reusable workspace
+            (:func:`expressivity.batching.workspace`) instead of fresh arrays:
+            they stay valid only until the next such call, and rows of ``gates``
+            and ``aux`` past a chunk's longest word are undefined. For callers
+            that read the states at once (``states``, ``outputs``, ``accepts``):
+            large fresh arrays cost a page fault per 4 KiB on every call.
 
         Returns
         -------
@@ -256,7 +263,15 @@ class Network:
         C, T, L = batch.symbols.shape
         S, H, G = self.state_size, self.hidden_size, len(self.spec.gates)
         dt = self.precision.carrier
-        states = np.empty((C, T + 1, S, L), dtype=dt)
+        shapes = ((C, T + 1, S, L), (C, T, G, H, L), (C, T, H, L))
+        if scratch:
+            sizes = [int(np.prod(sh)) for sh in shapes]
+            buf = workspace(sum(sizes), dt)
+            cut = np.cumsum([0] + sizes)
+            states, gates, aux = (buf[a:b].reshape(sh) for a, b, sh in zip(cut, cut[1:], shapes))
+        else:
+            states = np.empty(shapes[0], dtype=dt)
+            gates, aux = np.zeros(shapes[1], dtype=dt), np.zeros(shapes[2], dtype=dt)
         if state0 is None:
             states[:, 0] = self.initial_state()[None, :, None]
         else:
@@ -264,8 +279,6 @@ class Network:
             if s0.shape != (len(lengths), S):
                 raise ValueError(f"state0 must have shape {(len(lengths), S)}, got {s0.shape}")
             states[:, 0] = np.moveaxis(batch.to_lanes(self.precision.round(s0)), 1, 2)
-        gates = np.zeros((C, T, G, H, L), dtype=dt)
-        aux = np.zeros((C, T, H, L), dtype=dt)
         pk = self._packed
         forward(
             batch.symbols, batch.lengths, pk["XW"], pk["U"], pk["bias"], pk["d"],
@@ -274,18 +287,8 @@ class Network:
         return batch, {"states": states, "gates": gates, "aux": aux}
 
     def _per_word(self, batch: Chunked, arr: np.ndarray, rows_extra: int) -> list[np.ndarray]:
-        """(C, T', K, L) -> list over words of (len + rows_extra, K).
-
-        One transposing copy; each word's array is a contiguous view into it
-        (the words do not overlap), not a copy of its own.
-        """
-        lanes = np.moveaxis(arr, 3, 1)  # (C, L, T', K)
-        flat = np.ascontiguousarray(lanes).reshape((-1,) + lanes.shape[2:])
-        ends = (batch.lengths.reshape(-1) + rows_extra).tolist()
-        out: list = [None] * batch.n
-        for i, j in enumerate(batch.order.tolist()):
-            out[j] = flat[i, : ends[i]]
-        return out
+        """(C, T', K, L) -> list over words of (len + rows_extra, K) (views into one buffer)."""
+        return batch.per_word(arr, rows_extra)
 
     def states(self, words: Sequence) -> list[np.ndarray]:
         """State after each prefix: one (len(word)+1, S) array per word.
@@ -301,7 +304,7 @@ class Network:
         """
         if len(words) == 0:
             return []
-        batch, traj = self.run(*self.encode(words))
+        batch, traj = self.run(*self.encode(words), scratch=True)
         return self._per_word(batch, traj["states"], 1)
 
     def _probabilities(self, batch: Chunked, states: np.ndarray):
@@ -316,7 +319,7 @@ class Network:
         """
         if len(words) == 0:
             return []
-        batch, traj = self.run(*self.encode(words))
+        batch, traj = self.run(*self.encode(words), scratch=True)
         _, p = self._probabilities(batch, traj["states"])
         return self._per_word(batch, p, 1)
 
@@ -330,7 +333,7 @@ class Network:
         """:meth:`accepts` on integer-coded words (N, T) with lengths (N,)."""
         if len(lengths) == 0:
             return np.zeros(0, dtype=bool)
-        batch, traj = self.run(symbols, lengths)
+        batch, traj = self.run(symbols, lengths, scratch=True)
         _, p = self._probabilities(batch, traj["states"])
         acc = _heads.accepts(self.head, p, batch.symbols, batch.lengths, self.threshold)
         return batch.from_lanes(acc)
