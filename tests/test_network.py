@@ -171,3 +171,29 @@ def test_bad_sizes_and_heads():
         ex.Network.create("gru", "aba", 2, rng=rng)
     with pytest.raises(TypeError, match="rng"):
         ex.Network.create("gru", "ab", 2)
+
+
+def test_encoding_strings_equals_encoding_symbol_sequences():
+    """str words take a vectorised path; sequences of symbols the per-word one: same codes."""
+    from expressivity.batching import encode_words
+
+    r = np.random.default_rng(3)
+    words = ["".join("abc"[i] for i in r.integers(0, 3, r.integers(0, 9))) for _ in range(50)]
+    words += ["", "cba"]
+    fast = encode_words(words, "abc")
+    slow = encode_words([tuple(w) for w in words], "abc")
+    for a, b in zip(fast, slow):
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    for bad in (["ab", "", "ab\U0001f600"], [("a", "b"), (), ("a", "b", "\U0001f600")]):
+        with pytest.raises(ValueError, match=r"symbol '\U0001f600' in word 2"):
+            encode_words(bad, "abc")
+
+
+def test_states_of_repeated_calls_do_not_alias():
+    """`states` reuses a workspace inside; what it returns is the caller's to keep."""
+    net = ex.Network.create("lstm", "ab", 3, rng=np.random.default_rng(0))
+    first = net.states(["abab", "b"])
+    keep = [s.copy() for s in first]
+    net.states(["bbbbbb", "a", "ab"])
+    for a, b in zip(first, keep):
+        np.testing.assert_array_equal(a, b)
