@@ -15,8 +15,8 @@ target by numba-cuda): the rounding function ``rnd`` (``precision.rnd`` through
 ``_bits.py`` it uses, and the activations ``sigmoid_f32``, ``tanh_f32``,
 ``sigmoid_f64``, ``tanh_f64`` of :mod:`expressivity.activations`. Their type
 dispatch goes through the scalar helpers of :mod:`expressivity.kernels.scalar`
-(``mul``, ``exp``, ``sigmoid``, ``tanh``), whose GPU overloads are registered
-here (``target="cuda"``) beside the CPU's: numba-cuda 0.30 fails to type the
+(``mul``, ``exp``, ``sigmoid``, ``tanh``; ``mul``'s uncontracted GPU overload is
+registered here): numba-cuda 0.30 fails to type the
 ``inline="always"`` overloads of ``activations.sigmoid`` / ``tanh`` / ``relu``
 (their IR inliner mixes numba-core and numba-cuda IR); ``relu`` is written out
 (``zero if x <= zero else x``, its definition).
@@ -37,13 +37,10 @@ lane functions below): ``import expressivity`` never needs it.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import cuda, types
 from numba.extending import overload
 
-from expressivity.activations import sigmoid_f32, sigmoid_f64, tanh_f32, tanh_f64
 from expressivity.kernels import scalar
 from expressivity.kernels.cpu import rnd
 
@@ -84,31 +81,6 @@ def _ov_mul(a, b):
         return lambda a, b: libdevice.fmul_rn(a, b)
     if a == types.float64 and b == types.float64:
         return lambda a, b: libdevice.dmul_rn(a, b)
-    return None
-
-
-@overload(scalar.exp, target="cuda")
-def _ov_exp(x):
-    if isinstance(x, types.Float):
-        return lambda x: math.exp(x)
-    return None
-
-
-@overload(scalar.sigmoid, target="cuda")
-def _ov_sigmoid(x):
-    if x == types.float32:
-        return lambda x: sigmoid_f32(x)
-    if x == types.float64:
-        return lambda x: sigmoid_f64(x)
-    return None
-
-
-@overload(scalar.tanh, target="cuda")
-def _ov_tanh(x):
-    if x == types.float32:
-        return lambda x: tanh_f32(x)
-    if x == types.float64:
-        return lambda x: tanh_f64(x)
     return None
 
 

@@ -1,9 +1,10 @@
 """Scalar helpers that CPU (njit) and CUDA kernels share, one definition for both.
 
-Each is a plain Python function (what the CUDA simulator runs) with one
-overload per target: here the CPU's (``target="cpu"``), in
-:mod:`expressivity.kernels.cuda` the GPU's (``target="cuda"``, registered when
-that module is imported). Code written with them (:mod:`expressivity.kernels.step`)
+Each is a plain Python function (what the CUDA simulator runs) with an
+overload that numba compiles for the CPU and the GPU alike; only :func:`mul`
+has one per target: here the CPU's (``target="cpu"``), in
+:mod:`expressivity.kernels.cuda` the GPU's (``target="cuda"``, an uncontracted
+multiply, registered when that module is imported). Code written with them (:mod:`expressivity.kernels.step`)
 compiles unchanged with ``njit`` and with ``cuda.jit(device=True)``.
 
 - :func:`mul`: ``a * b``; on the GPU an uncontracted IEEE multiply (never
@@ -51,14 +52,14 @@ def _ov_mul(a, b):
     return lambda a, b: a * b
 
 
-@overload(exp, target="cpu")
+@overload(exp)  # one overload for every target
 def _ov_exp(x):
     if isinstance(x, types.Float):
         return lambda x: math.exp(x)
     return None
 
 
-@overload(sigmoid, target="cpu")
+@overload(sigmoid)  # one overload for every target
 def _ov_sigmoid(x):
     if x == types.float32:
         return lambda x: activations.sigmoid_f32(x)
@@ -67,7 +68,7 @@ def _ov_sigmoid(x):
     return None
 
 
-@overload(tanh, target="cpu")
+@overload(tanh)  # one overload for every target
 def _ov_tanh(x):
     if x == types.float32:
         return lambda x: activations.tanh_f32(x)

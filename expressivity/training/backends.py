@@ -135,6 +135,14 @@ def from_flat(net, flat: np.ndarray) -> dict[str, np.ndarray]:
     return {k: out[k] for k in net.params}
 
 
+def _weights(net) -> np.ndarray:
+    """``net``'s rounded weights in the population layout, in its carrier dtype, with
+    exactly the packed ``XW`` its kernels read."""
+    w = to_flat(net, net.params).astype(net.precision.carrier)
+    w[: net._packed["XW"].size] = net._packed["XW"].ravel()
+    return w
+
+
 def trainable_mask(net) -> np.ndarray:
     """int8 mask of the population layout: 1 where the entry is a parameter of the cell."""
     from expressivity.kernels.step import layout
@@ -172,8 +180,7 @@ class _Arrays:
             len_all[p, :n] = ds.lengths
             Y_all[p, :n] = _dense_targets(net.head, ds, T, O)
         master = np.stack([to_flat(n, n.source_params) for n in nets])
-        w = np.stack([to_flat(n, n.params) for n in nets]).astype(dt)
-        w[:, : V * G * H] = [n._packed["XW"].ravel() for n in nets]  # exactly the CPU's XW
+        w = np.stack([_weights(n) for n in nets])
         hyper = np.array([[c.lr, c.clip or 0.0, c.momentum, 0.9, 0.999, 1e-8] for c in cfgs])
         self.dims = (V, G, H, O, S, E, HEAD_CODES[net.head], OPT_CODES[cfgs[0].optimizer])
         self.optimizer = cfgs[0].optimizer
@@ -190,21 +197,34 @@ class _Arrays:
         self.cfg = np.asarray(net._cfg, dtype=np.int64)
         self.prec = net._prec_code
 
-    # named views of one network's optimizer state (the checkpoint format of optim.Adam / SGD)
-    def _moments(self, p: int, flat: tuple) -> dict:
-        net = self.nets[p]
-        names = ("m", "v") if self.optimizer == "adam" else ("v",)
-        return {k: from_flat(net, f) for k, f in zip(names, flat)}
+    def _host(self, a: np.ndarray) -> np.ndarray:
+        """``a`` as a host array (the GPU backend copies it back)."""
+        return a
 
-    def _flat_moments(self, p: int, state: dict) -> list:
+    def master(self, p: int) -> dict:
+        """Network p's float64 master weights, keyed like its parameters."""
+        return from_flat(self.nets[p], self._host(self.model[1][p]))
+
+    def state(self, p: int) -> tuple[dict, dict, int]:
+        """(master, optimizer moments by name, updates) of network p, for a checkpoint."""
+        names = ("m", "v") if self.optimizer == "adam" else ("v",)  # as optim.Adam / SGD name them
+        moments = {k: from_flat(self.nets[p], self._host(self.model[2 + i][p]))
+                   for i, k in enumerate(names)}  # fmt: skip
+        return self.master(p), moments, int(self._host(self.opt[1])[p])
+
+    def load(self, p: int, master: dict, moments: dict, t: int):
+        """Continue network p from a checkpoint's state; returns its rounded network."""
         net = self.nets[p]
+        rounded = net.with_params(master)
+        self.model[0][p] = _weights(rounded)
+        self.model[1][p] = to_flat(net, master)
         names = ("m", "v") if self.optimizer == "adam" else ("v",)
-        out = []
-        for k in names:
-            d = state.get(k, {})
+        for i, k in enumerate(names):
+            d = moments.get(k, {})
             full = {n: d.get(n, np.zeros_like(v)) for n, v in net.source_params.items()}
-            out.append(to_flat(net, full))
-        return out
+            self.model[2 + i][p] = to_flat(net, full)
+        self.opt[1][p] = t
+        return rounded
 
 
 class CpuBackend(_Arrays):
@@ -212,9 +232,11 @@ class CpuBackend(_Arrays):
 
     def __init__(self, nets, data, cfgs):
         from expressivity.kernels.step import fused
+        from expressivity.protocols import targets_for
 
         super().__init__(nets, data, cfgs)
         self.data, self.cfgs, self.current = list(data), list(cfgs), list(nets)
+        self.targets = [targets_for(n.head, ds) for n, ds in zip(nets, data)]
         self.fused = fused(cfgs[0].batch_size, nets[0].hidden_size)
         self.scratch = tuple(np.zeros(s if self.fused else (0,) * len(s), dtype=d)
                              for s, d in self.scratch_shapes)  # fmt: skip
@@ -245,20 +267,16 @@ class CpuBackend(_Arrays):
 
     def _unfused(self, idx, nwords, active, loss, status) -> None:
         from expressivity.kernels.step import apply_update
-        from expressivity.protocols import targets_for
         from expressivity.training.optim import clip_by_global_norm
+        from expressivity.training.trainer import _batch
 
         dims = tuple(int(x) for x in self.dims)
         live = [p for p in np.flatnonzero(active)]
         for k in range(idx.shape[0]):
             for p in list(live):
-                net, ds, cfg = self.current[p], self.data[p], self.cfgs[p]
-                sel = idx[k, p, : nwords[k, p]]
-                lens = ds.lengths[sel]
-                T = int(lens.max())
-                tgt = targets_for(net.head, ds)[sel]
-                tgt = tgt if tgt.ndim == 1 else tgt[:, : T + 1]
-                loss[k, p], grads = net.loss_and_grad_encoded(ds.symbols[sel, :T], lens, tgt)
+                net, cfg = self.current[p], self.cfgs[p]
+                sym, lens, tgt = _batch(self.data[p], self.targets[p], idx[k, p, : nwords[k, p]])
+                loss[k, p], grads = net.loss_and_grad_encoded(sym, lens, tgt)
                 if not np.isfinite(loss[k, p]):
                     status[k, p] = 1
                 elif not all(np.isfinite(g).all() for g in grads.values()):
@@ -274,24 +292,9 @@ class CpuBackend(_Arrays):
                 if status[k, p]:
                     live.remove(p)
 
-    def master(self, p: int) -> dict:
-        return from_flat(self.nets[p], self.model[1][p])
-
-    def state(self, p: int) -> tuple[dict, dict, int]:
-        """(master, optimizer moments by name, updates) of network p, for a checkpoint."""
-        mom = (self.model[2][p], self.model[3][p])
-        return self.master(p), self._moments(p, mom), int(self.opt[1][p])
-
-    def load(self, p: int, master: dict, moments: dict, t: int) -> None:
-        net = self.nets[p]
-        self.model[1][p] = to_flat(net, master)
-        rounded = net.with_params(master)
-        self.model[0][p] = to_flat(rounded, rounded.params).astype(self.dt)
-        self.model[0][p, : rounded._packed["XW"].size] = rounded._packed["XW"].ravel()
-        for i, f in enumerate(self._flat_moments(p, moments)):
-            self.model[2 + i][p] = f
-        self.opt[1][p] = t
-        self.current[p] = rounded
+    def load(self, p: int, master: dict, moments: dict, t: int):
+        self.current[p] = super().load(p, master, moments, t)
+        return self.current[p]
 
 
 class CudaBackend(_Arrays):
@@ -307,7 +310,6 @@ class CudaBackend(_Arrays):
         super().__init__(nets, data, cfgs)
         self.tpb = threads_per_block
         d = cuda.to_device
-        self.host = self.model
         self.model = tuple(d(a) for a in self.model)
         self.opt = tuple(d(a) for a in self.opt)
         self.resident = tuple(d(a) for a in self.resident)
@@ -333,25 +335,8 @@ class CudaBackend(_Arrays):
                             (loss[k], status[k]), self.cfg, self.prec, self.tpb)  # fmt: skip
         return loss.copy_to_host(), status.copy_to_host()
 
-    def master(self, p: int) -> dict:
-        return from_flat(self.nets[p], self.model[1][p].copy_to_host())
-
-    def state(self, p: int) -> tuple[dict, dict, int]:
-        mom = (self.model[2][p].copy_to_host(), self.model[3][p].copy_to_host())
-        return self.master(p), self._moments(p, mom), int(self.opt[1].copy_to_host()[p])
-
-    def load(self, p: int, master: dict, moments: dict, t: int) -> None:
-        net = self.nets[p]
-        rounded = net.with_params(master)
-        w = to_flat(rounded, rounded.params).astype(self.dt)
-        w[: rounded._packed["XW"].size] = rounded._packed["XW"].ravel()
-        self.model[0][p] = w
-        self.model[1][p] = to_flat(net, master)
-        for i, f in enumerate(self._flat_moments(p, moments)):
-            self.model[2 + i][p] = f
-        ts = self.opt[1].copy_to_host()
-        ts[p] = t
-        self.opt[1].copy_to_device(ts)
+    def _host(self, a) -> np.ndarray:
+        return a.copy_to_host()
 
 
 def _dense_targets(head: str, ds, T: int, O: int) -> np.ndarray:

@@ -1,9 +1,12 @@
 """The trainer: any cell, head and precision; Adam or SGD; batches from one word up.
 
-Float64 master weights are updated by the optimizer; after each update the
-network is rebuilt with :meth:`Network.with_params`, which rounds them to the
-network's precision, so gradients are always taken at the weights the finite
-precision model actually uses.
+Float64 master weights are updated by the optimizer and rounded to the
+network's precision after each update, so gradients are always taken at the
+weights the finite precision model actually uses. The loop (epochs,
+validation, early stopping, checkpoints) is
+:func:`expressivity.training.population.train_population`'s: a run is a
+population of one, and its updates run on the CPU or the GPU
+(:mod:`expressivity.training.backends`).
 
 Examples
 --------
@@ -294,10 +297,6 @@ class _Book:
         if progress is not None:
             progress(rec)
         return stopped
-
-
-def _diverged(what, epoch, update, ckpt, last_good):
-    raise _diverged_error(what, epoch, update, ckpt, last_good)
 
 
 def _diverged_error(what, epoch, update, ckpt, last_good) -> TrainingDiverged:
