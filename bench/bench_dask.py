@@ -23,10 +23,13 @@ import numba
 
 from expressivity.experiments import RunSpec, run_sweep
 
+#: sized for runs of about 10 s with the fused trainer (2 cores, one numba thread)
+EPOCHS = 2500
+
 
 def specs(n: int) -> list[RunSpec]:
     return [
-        RunSpec(cell="gru", language="anbn", train_max=60, epochs=250, seed=s, lr=0.01)
+        RunSpec(cell="gru", language="anbn", train_max=60, epochs=EPOCHS, seed=s, lr=0.01)
         for s in range(n)
     ]
 
@@ -61,7 +64,7 @@ def main() -> None:
             f"{sys.version.split()[0]}. Command: `python bench/bench_dask.py`. Load average at "
             f"the end: {os.getloadavg()[0]:.2f}.",
             "",
-            f"{n} runs (GRU, a^n b^n, Weiss protocol, train n <= 60, 250 epochs: no early stop): serial "
+            f"{n} runs (GRU, a^n b^n, Weiss protocol, train n <= 60, {EPOCHS} epochs: no early stop): serial "
             f"{serial:.1f} s ({per_run:.1f} s per run); LocalCluster with one worker process, "
             f"start-up included: {dask:.1f} s (both with one numba thread per run).",
             "",

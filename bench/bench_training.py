@@ -1,6 +1,7 @@
-"""Training speed: expressivity vs PyTorch on the Weiss protocol, per-update cost, dask overhead.
+"""Training speed: expressivity vs PyTorch on the Weiss protocol, and the per-update cost.
 
-Run: ``python bench/bench_training.py [--updates N] [--skip-dask] [--out bench/results/training.md]``
+Run: ``python bench/bench_training.py [--updates N] [--out bench/results/training.md]``
+(dask's overhead per run is measured by ``bench/bench_dask.py``.)
 
 1. The same a^n b^n LSTM training (10 hidden units, 3-dim embedding, next-symbol
    softmax with end marker, Adam lr 0.001, one word per update, n = 1..99 shuffled,
@@ -10,8 +11,6 @@ Run: ``python bench/bench_training.py [--updates N] [--skip-dask] [--out bench/r
 2. The cost of one fused update at batch 1 by word length (the trainer's
    update: forward, head, backward, gradient sums, Adam and re-rounding in one
    numba call, :mod:`expressivity.kernels.step`).
-3. dask overhead per run: the same specs through ``run_sweep`` serially and on a
-   LocalCluster with as many workers as cores.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 
@@ -111,28 +109,9 @@ def bench_update_parts(reps: int = 300) -> dict:
     return out
 
 
-def bench_dask(n_runs: int = 4) -> dict:
-    from expressivity.experiments import RunSpec, run_sweep
-
-    specs = [RunSpec(cell="lstm", language="anbn", train_min=1, train_max=99, epochs=15, lr=0.01,
-                     eval_every=5, seed=s) for s in range(n_runs)]  # fmt: skip
-    res = {}
-    for ex in ("serial", "dask"):
-        with tempfile.TemporaryDirectory() as d:
-            t = time.perf_counter()
-            run_sweep(specs, Path(d) / "r.sqlite", d, executor=ex, progress=None)
-            res[ex] = time.perf_counter() - t
-            from expressivity.experiments import ResultsStore
-
-            with ResultsStore(Path(d) / "r.sqlite") as st:
-                res[ex + "_run_seconds"] = sum(r["total_seconds"] for r in st.rows())
-    return res
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--updates", type=int, default=2970)
-    ap.add_argument("--skip-dask", action="store_true")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "training.md"))
     a = ap.parse_args()
     ours = bench_expressivity(a.updates)
@@ -160,16 +139,6 @@ def main() -> None:
     ]
     for L, ms in parts.items():
         lines.append(f"| {L} | {ms:.3f} |")
-    if not a.skip_dask:
-        d = bench_dask()
-        over = (d["dask"] - d["serial"] / (os.cpu_count() or 1)) / d["dask"]
-        lines += [
-            "",
-            f"dask: 4 runs of ~{d['serial_run_seconds'] / 4:.1f} s: serial {d['serial']:.1f} s, "
-            f"LocalCluster ({os.cpu_count()} workers) {d['dask']:.1f} s including cluster start; "
-            f"time in runs on workers {d['dask_run_seconds']:.1f} s vs {d['serial_run_seconds']:.1f} s "
-            f"serially; overhead vs ideal parallel speedup {over:.0%}.",
-        ]
     text = "\n".join(lines) + "\n"
     print(text)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)

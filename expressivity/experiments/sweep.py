@@ -145,10 +145,10 @@ def _run_populations(todo, store, out_dir, sweep, progress) -> int:
         try:
             execute_population([s.to_dict() for s in specs], str(out_dir), "cuda", record)
         except Exception as err:  # the whole group failed: each run is an error row
-            for spec in specs:
-                if spec.spec_hash not in store.finished_hashes():
-                    record(specs.index(spec), {"status": "error",
-                                               "error": f"{type(err).__name__}: {err}"})  # fmt: skip
+            finished = store.finished_hashes()
+            for i, spec in enumerate(specs):
+                if spec.spec_hash not in finished:
+                    record(i, {"status": "error", "error": f"{type(err).__name__}: {err}"})
                     errors += 1
     return errors
 

@@ -548,7 +548,7 @@ def apply_update(p, g, dims, model, hyper, tstep, cfg, prec):
     return bad
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, nogil=True)
 def _train_parallel(dims, model, opt, data, scratch, result, cfg, prec, one):
     hyper, tstep, active = opt
     idx, nwords, nwf, sym_all, len_all, Y_all = data
@@ -565,7 +565,7 @@ def _train_parallel(dims, model, opt, data, scratch, result, cfg, prec, one):
                 act[p] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _train_serial(dims, model, opt, data, scratch, result, cfg, prec, one):
     hyper, tstep, active = opt
     idx, nwords, nwf, sym_all, len_all, Y_all = data
