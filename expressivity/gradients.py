@@ -17,7 +17,8 @@ from expressivity import heads as _heads
 __all__ = ["backward"]
 
 
-def _chunk_targets(head, batch, targets):
+def chunk_targets(head, batch, targets):
+    """A head's dataset targets in the chunked lane layout of ``batch``."""
     if head == "next-symbol":
         t = batch.to_lanes(targets.astype(np.int64))  # (C, L, T+1)
         t = np.moveaxis(t, 1, 2)
@@ -52,7 +53,7 @@ def backward(net, batch, traj, targets, backward_pass=None):
     states, gates, aux = traj["states"], traj["gates"], traj["aux"]
     h = np.ascontiguousarray(states[:, :, :H, :])
     z, prob = net._probabilities(batch, states)
-    tgt = _chunk_targets(net.head, batch, targets)
+    tgt = chunk_targets(net.head, batch, targets)
     loss, dz = _heads.loss_and_dlogits(net.head, z, prob, tgt, batch.lengths, batch.n, prec)
     par = _parallel(batch.lengths, net._packed["U"])
     L1 = batch.lengths + 1  # the readout sees every prefix, the empty one included

@@ -407,6 +407,30 @@ class Network:
         batch, traj = self.run(symbols, lengths)
         return backward(self, batch, traj, np.asarray(targets))
 
+    def loss_encoded(self, symbols, lengths, targets) -> float:
+        """The loss of :meth:`loss_and_grad_encoded` without the gradient (forward only).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> net = Network.create("gru", "ab", 3, head="accept", rng=np.random.default_rng(0))
+        >>> sym, lens = net.encode(["ab", "b"])
+        >>> y = np.array([True, False])
+        >>> bool(np.isclose(net.loss_encoded(sym, lens, y), net.loss_and_grad_encoded(sym, lens, y)[0]))
+        True
+        """
+        from expressivity.gradients import chunk_targets
+
+        if len(lengths) == 0:
+            return float("nan")
+        batch, traj = self.run(symbols, lengths, scratch=True)
+        z, prob = self._probabilities(batch, traj["states"])
+        tgt = chunk_targets(self.head, batch, np.asarray(targets))
+        loss, _ = _heads.loss_and_dlogits(
+            self.head, z, prob, tgt, batch.lengths, batch.n, self.precision
+        )
+        return loss
+
     # ------------------------------------------------------------------ files
     def save(self, path: str | Path) -> Path:
         """Write weights (as given, float64) and metadata (JSON) to one .npz file."""

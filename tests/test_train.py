@@ -104,7 +104,9 @@ def test_checkpoint_of_another_config_is_refused(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, field",
     [({"lr": -1.0}, "lr"), ({"batch_size": 0}, "batch_size"), ({"epochs": 1.5}, "epochs"),
-     ({"optimizer": "rmsprop"}, "optimizer"), ({"target_accuracy": 2.0}, "target_accuracy")],
+     ({"optimizer": "rmsprop"}, "optimizer"), ({"target_accuracy": 2.0}, "target_accuracy"),
+     ({"checkpoint_seconds": -1.0}, "checkpoint_seconds"),
+     ({"checkpoint_seconds": "5"}, "checkpoint_seconds")],
 )  # fmt: skip
 def test_bad_config_names_field(kwargs, field):
     with pytest.raises((ValueError, TypeError), match=field):
@@ -121,3 +123,35 @@ def test_other_protocols_train(protocol):
     assert res.updates > 0 and np.isfinite(res.history[-1]["loss"])
     ev = p.evaluate(res.net, lang, np.random.default_rng(2), 6, 12)
     assert ev.curves["length"].tolist() == list(range(13))
+
+
+@pytest.mark.parametrize("seconds, written_before_end", [(None, True), (1e9, False)])
+def test_checkpoint_seconds_limits_writes(tmp_path, seconds, written_before_end):
+    net, data, _ = _setup(hi=3)
+    ck = tmp_path / "c.npz"
+    cfg = TrainConfig(epochs=4, checkpoint_every=1, checkpoint_seconds=seconds)
+    seen = []
+    res = train(net, data, np.random.default_rng(0), cfg, checkpoint=ck,
+                progress=lambda rec: seen.append(ck.exists()))  # fmt: skip
+    # progress runs before the epoch's checkpoint: epoch 2 sees epoch 1's file
+    assert seen[1:] == [written_before_end] * 3
+    assert ck.exists()  # the final checkpoint is written either way
+    again = train(net, data, np.random.default_rng(7), cfg, checkpoint=ck)
+    assert again.resumed_from == 4 and again.stopped == res.stopped
+
+
+@pytest.mark.parametrize("protocol, language", [("weiss2018", "anbn"), ("recognition", "dyck-1"),
+                                                ("suzgun2019", "dyck-1")])  # fmt: skip
+def test_validation_on_codes_equals_validation_on_words(protocol, language):
+    from expressivity.training.trainer import _loss, _targets
+
+    p, lang = get_protocol(protocol), get_language(language)
+    val = p.validation_data(lang, np.random.default_rng(0), 0, 6)
+    net = ex.Network.create("gru", lang.alphabet, 4, head=p.head, rng=np.random.default_rng(3))
+    words = val.words
+    by_word = net.accepts(words) == val.labels
+    if p.head != "next-set":
+        assert dataset_accuracy(net, val) == pytest.approx(by_word.mean())
+    pos = val if p.head == "accept" else val[val.labels]
+    loss, _ = net.loss_and_grad_encoded(pos.symbols, pos.lengths, _targets(p.head, pos))
+    assert _loss(net, val) == pytest.approx(loss, rel=1e-12)

@@ -11,7 +11,7 @@ Examples
 
 from expressivity.experiments.spec import RunSpec, SpecError, load_specs, parse_specs
 from expressivity.experiments.store import ResultsStore, StoreError
-from expressivity.experiments.sweep import run_sweep
+from expressivity.experiments.sweep import local_cluster, run_sweep
 
 __all__ = [
     "ResultsStore",
@@ -19,6 +19,7 @@ __all__ = [
     "SpecError",
     "StoreError",
     "load_specs",
+    "local_cluster",
     "parse_specs",
     "run_sweep",
 ]

@@ -24,7 +24,18 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["POPULATION_KEY", "execute_population", "execute_run", "software_versions"]
+__all__ = [
+    "CHECKPOINT_SECONDS",
+    "POPULATION_KEY",
+    "execute_population",
+    "execute_run",
+    "software_versions",
+]
+
+#: a run's checkpoint is written at most this often (seconds of training): an
+#: interrupted sweep loses at most this much of each unfinished run, and a
+#: one-word-update run does not spend a tenth of its time writing checkpoints
+CHECKPOINT_SECONDS = 5.0
 
 
 def software_versions() -> dict:

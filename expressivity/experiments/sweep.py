@@ -11,6 +11,13 @@ again on the next start.
 Scripts that call :func:`run_sweep` with dask must guard their entry point
 with ``if __name__ == "__main__":`` (worker processes re-import the main module).
 
+The LocalCluster's workers start without dask's default
+``MALLOC_TRIM_THRESHOLD_=65536``: with it, glibc maps every large array afresh,
+and runs were 10-16% slower than in a plain process. Workers you start yourself
+(``--scheduler``) get the same speed when their dask config holds
+``distributed: {nanny: {pre-spawn-environ: {MALLOC_TRIM_THRESHOLD_: null}}}``
+(e.g. in ``~/.config/dask/distributed.yaml``) and the shell does not set it.
+
 Examples
 --------
 >>> import tempfile, pathlib
@@ -33,7 +40,7 @@ from expressivity.experiments.runner import execute_run
 from expressivity.experiments.spec import RunSpec
 from expressivity.experiments.store import ResultsStore
 
-__all__ = ["WORKER_ENV", "run_sweep"]
+__all__ = ["CLUSTER_SETTINGS", "WORKER_ENV", "local_cluster", "run_sweep"]
 
 #: environment of worker processes: one thread each (numba's is set per task,
 #: since numba may already be imported, and its thread pool started, when the
@@ -169,42 +176,63 @@ def _safe(spec: RunSpec, out_dir: Path, threads: int | None = None) -> dict:
         }
 
 
-def _run_dask(todo, store, out_dir, sweep, scheduler, n_workers, progress) -> int:
-    import dask
-    from distributed import Client, LocalCluster, as_completed
+#: dask settings of :func:`local_cluster`
+CLUSTER_SETTINGS = {
+    # a worker killed this many times takes its run down as KilledWorker
+    "distributed.scheduler.allowed-failures": 3,
+    # dask's default pre-spawn MALLOC_TRIM_THRESHOLD_=65536 also switches off
+    # glibc's dynamic mmap threshold: every large array is then a fresh mmap
+    # that page-faults on first touch, which made runs 10-16% slower in a worker
+    "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+}
 
-    cluster = None
-    with dask.config.set({"distributed.scheduler.allowed-failures": 3}):
-        if scheduler is None:
-            n = n_workers or os.cpu_count() or 1
-            cluster = LocalCluster(
-                n_workers=n,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                env=WORKER_ENV,
-            )
-            client = Client(cluster)
-        else:
-            client = Client(scheduler)
-        errors = 0
-        try:
-            futs = {}
-            for spec in todo:
-                f = client.submit(_safe, spec, out_dir, 1, key=f"run-{spec.spec_hash}", pure=False)
-                futs[f] = spec
-            for i, fut in enumerate(as_completed(futs), 1):
-                spec = futs[fut]
-                try:
-                    res = fut.result()
-                except Exception as err:  # e.g. KilledWorker after repeated crashes
-                    res = {"status": "error", "error": f"{type(err).__name__}: {err}"}
-                store.record(spec, res, sweep)
-                errors += res["status"] == "error"
-                if progress:
-                    progress(_line(i, len(todo), spec, res))
-        finally:
+
+def local_cluster(n_workers: int | None = None):
+    """The LocalCluster a sweep starts: one process per core, one thread each.
+
+    Workers have :data:`WORKER_ENV` and the settings of
+    :data:`CLUSTER_SETTINGS`. Pass its ``scheduler_address`` to
+    :func:`run_sweep` to run several sweeps on one cluster; close it when done
+    (it is a context manager).
+    """
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set(CLUSTER_SETTINGS):
+        return LocalCluster(
+            n_workers=n_workers or os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            env=WORKER_ENV,
+        )
+
+
+def _run_dask(todo, store, out_dir, sweep, scheduler, n_workers, progress) -> int:
+    from distributed import Client, as_completed
+
+    cluster = local_cluster(n_workers) if scheduler is None else None
+    client = None
+    errors = 0
+    try:
+        client = Client(cluster if cluster is not None else scheduler)
+        futs = {}
+        for spec in todo:
+            f = client.submit(_safe, spec, out_dir, 1, key=f"run-{spec.spec_hash}", pure=False)
+            futs[f] = spec
+        for i, fut in enumerate(as_completed(futs), 1):
+            spec = futs[fut]
+            try:
+                res = fut.result()
+            except Exception as err:  # e.g. KilledWorker after repeated crashes
+                res = {"status": "error", "error": f"{type(err).__name__}: {err}"}
+            store.record(spec, res, sweep)
+            errors += res["status"] == "error"
+            if progress:
+                progress(_line(i, len(todo), spec, res))
+    finally:
+        if client is not None:
             client.close()
-            if cluster is not None:
-                cluster.close()
+        if cluster is not None:
+            cluster.close()
     return errors

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -182,6 +183,7 @@ def train_population(
     total = np.zeros(P)
     perms: list = [None] * P
     t0 = time.perf_counter()
+    saved_at = np.full(P, t0)
     while running.any():
         live = np.flatnonzero(running)
         for p in live:
@@ -221,10 +223,16 @@ def train_population(
             cfg, book, e = cfgs[p], books[p], int(epoch[p])
             rec_progress = None if progress is None else (lambda rec, p=p: progress(p, rec))
             master = impl.master(p)
-            stopped = book.end_epoch(e, total[p] / len(data[p]), t0, nets[p].with_params(master),
-                                     master, data[p], validation[p], rec_progress)  # fmt: skip
+            make_net = partial(nets[p].with_params, master)
+            stopped = book.end_epoch(e, total[p] / len(data[p]), t0, make_net, master, data[p],
+                                     validation[p], rec_progress)  # fmt: skip
             done = stopped != "epochs" or e >= cfg.epochs
-            if ckpts[p] is not None and (e % cfg.checkpoint_every == 0 or done):
+            now = time.perf_counter()
+            due = e % cfg.checkpoint_every == 0 and (
+                cfg.checkpoint_seconds is None or now - saved_at[p] >= cfg.checkpoint_seconds
+            )
+            if ckpts[p] is not None and (due or done):
+                saved_at[p] = now
                 master, moments, t = impl.state(p)
                 _save(ckpts[p], cfg, metas[p], master, book.best, t, moments, rngs[p], e, res,
                       book.best_score, book.stale, done and stopped)  # fmt: skip

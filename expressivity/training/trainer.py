@@ -62,6 +62,10 @@ class TrainConfig:
     target_accuracy : stop once validation accuracy reaches this (e.g. 1.0)
     eval_every : evaluate (validation accuracy and loss) every this many epochs
     checkpoint_every : write the checkpoint every this many epochs
+    checkpoint_seconds : and at most once per this many seconds of training
+        (None: every ``checkpoint_every`` epochs). A run that stops still writes
+        its final checkpoint; an interrupted one loses at most this much work.
+        Each write costs a few ms, which for one-word updates is many epochs.
     max_seconds : stop after this much training time (None: no limit)
     """
 
@@ -75,6 +79,7 @@ class TrainConfig:
     target_accuracy: float | None = None
     eval_every: int = 1
     checkpoint_every: int = 1
+    checkpoint_seconds: float | None = None
     max_seconds: float | None = None
 
     def __post_init__(self) -> None:
@@ -83,7 +88,9 @@ class TrainConfig:
         _positive(self, "lr", float)
         for name in ("batch_size", "epochs", "eval_every", "checkpoint_every"):
             _positive(self, name, int)
-        for name, kind in (("clip", float), ("patience", int), ("max_seconds", float)):
+        optional = (("clip", float), ("patience", int), ("max_seconds", float),
+                    ("checkpoint_seconds", float))  # fmt: skip
+        for name, kind in optional:
             if getattr(self, name) is not None:
                 _positive(self, name, kind)
         if not isinstance(self.momentum, (int, float)) or not 0 <= self.momentum < 1:
@@ -139,9 +146,11 @@ def dataset_accuracy(net, ds) -> float:
     """
     if len(ds) == 0:
         return float("nan")
-    words = ds.words
     if net.head != "next-set":
-        return float(np.mean(net.accepts(words) == ds.labels))
+        if tuple(ds.alphabet) == tuple(net.alphabet):  # same coding: no decoding needed
+            return float(np.mean(net.accepts_encoded(ds.symbols, ds.lengths) == ds.labels))
+        return float(np.mean(net.accepts(ds.words) == ds.labels))
+    words = ds.words
     ok = np.empty(len(ds), dtype=bool)
     pos = np.flatnonzero(ds.labels)
     neg = np.flatnonzero(~ds.labels)
@@ -176,8 +185,7 @@ def _loss(net, ds) -> float:
         ds = ds[ds.labels]
     if len(ds) == 0:
         return float("nan")
-    loss, _ = net.loss_and_grad_encoded(ds.symbols, ds.lengths, _targets(net.head, ds))
-    return float(loss)
+    return net.loss_encoded(ds.symbols, ds.lengths, _targets(net.head, ds))
 
 
 def _finite(grads: dict) -> bool:
@@ -269,13 +277,18 @@ class _Book:
         self.cfg, self.res, self.best = cfg, res, best
         self.best_score, self.stale = tuple(best_score), int(stale)
 
-    def end_epoch(self, epoch, mean_loss, t0, net, master, data, validation, progress) -> str:
-        """Record epoch ``epoch``; returns ``"epochs"`` (go on) or why training stops."""
+    def end_epoch(self, epoch, mean_loss, t0, make_net, master, data, validation, progress) -> str:
+        """Record epoch ``epoch``; returns ``"epochs"`` (go on) or why training stops.
+
+        ``make_net()`` returns the network with ``master``'s weights; it is called
+        only on epochs that evaluate.
+        """
         cfg, res = self.cfg, self.res
         stopped = "epochs"
         rec = {"epoch": epoch, "loss": mean_loss, "seconds": time.perf_counter() - t0}
         if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
             vds = validation if validation is not None else data
+            net = make_net()
             acc = dataset_accuracy(net, vds)
             vloss = _loss(net, validation) if validation is not None else rec["loss"]
             rec.update(val_accuracy=acc, val_loss=vloss)
