@@ -214,8 +214,12 @@ def measure(fns: dict, budget: float, max_reps: int = 31, min_reps: int = 3) -> 
 
 
 def set_threads(n):
+    """n threads for both sides: torch's, numba's and numpy's BLAS (our large gradient sums)."""
+    from threadpoolctl import threadpool_limits
+
     torch.set_num_threads(n)
     numba.set_num_threads(n)
+    threadpool_limits(n, user_api="blas")  # applied at once, kept until the next call
 
 
 # ---------------------------------------------------------------------------- sections

@@ -4,8 +4,9 @@ The backward kernel (:func:`expressivity.kernels.cpu.backward_kernel`) runs the
 recurrence backwards and returns the gradient with respect to every gate's
 pre-activation at every step. The parameter gradients are sums of outer
 products of those with the gate inputs over steps and lanes: large, regular
-reductions done here by BLAS (``np.einsum``/``np.tensordot``), each rounded once
-by the precision model.
+reductions (:mod:`expressivity.kernels.reduce`: numba kernels for small
+matrices, BLAS products for large ones), each summed in the carrier dtype and
+rounded once by the precision model.
 """
 
 from __future__ import annotations

@@ -74,3 +74,52 @@ def test_padding_does_not_leak_into_gradients():
     _, g3 = net.loss_and_grad(["ab" * 20])
     for k in g1:
         np.testing.assert_allclose(g2[k], (g1[k] + g3[k]) / 2, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru-reset-after", "gru"])
+def test_gradient_at_blas_size_matches_finite_differences(cell):
+    # H = 16: the recurrent gradients are BLAS products (kernels.reduce.BLAS_MIN_ENTRIES)
+    from expressivity.kernels.reduce import BLAS_MIN_ENTRIES
+
+    H = 16
+    assert H * H >= BLAS_MIN_ENTRIES
+    rng = np.random.default_rng(11)
+    net = ex.Network.create(cell, "ab", H, head="next-symbol", precision="float64", rng=rng)
+    loss, grad = net.loss_and_grad(WORDS)
+    src = net.source_params
+    eps = 1e-6
+    for k in [k for k in src if k.startswith("U_")]:
+        d = rng.standard_normal(src[k].shape)
+        up = net.with_params({**src, k: src[k] + eps * d}).loss_and_grad(WORDS)[0]
+        dn = net.with_params({**src, k: src[k] - eps * d}).loss_and_grad(WORDS)[0]
+        assert np.sum(grad[k] * d) == pytest.approx((up - dn) / (2 * eps), rel=1e-6, abs=1e-8), k
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("J, K", [(3, 5), (16, 16), (24, 8)])
+def test_outer_sum_numba_and_blas_agree_with_naive(monkeypatch, dtype, J, K):
+    from expressivity.kernels import reduce
+
+    rng = np.random.default_rng(J * K)
+    C, T, G, L = 3, 7, 2, 5
+    lengths = rng.integers(0, T + 1, size=(C, L))
+    lengths[2] = 0  # a chunk with only empty words
+    a = rng.standard_normal((C, T, G, J, L)).astype(dtype)
+    a *= np.arange(T)[None, :, None, None, None] < lengths[:, None, None, None, :]
+    b = rng.standard_normal((C, T + 1, K, L)).astype(dtype)
+    want = np.zeros((J, K))
+    for c in range(C):
+        for t in range(T):
+            for lane in range(L):
+                if t < lengths[c].max():
+                    want += np.outer(a[c, t, 1, :, lane], b[c, t, :, lane])
+    got = {}
+    for name, limit in (("numba", 10**9), ("blas", 0)):
+        monkeypatch.setattr(reduce, "BLAS_MIN_ENTRIES", limit)
+        for par in (False, True):
+            out = reduce.outer_sum(a, 1, b, lengths, par)
+            assert out.dtype == dtype and out.shape == (J, K)
+            got[name, par] = out
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    for out in got.values():
+        np.testing.assert_allclose(out, want, rtol=tol, atol=tol * np.abs(want).max())
