@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import expressivity as ex
+import expressivity.kernels.step as ks
 from expressivity.languages import get_language
 from expressivity.protocols import get_protocol, targets_for
 from expressivity.training import TrainConfig
@@ -71,6 +72,48 @@ def test_fused_gradients_equal_the_unfused_path(cell, batch):
     assert any(np.abs(g).max() > 0 for g in got.values())
 
 
+@pytest.fixture
+def one_thread():
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    yield
+    numba.set_num_threads(before)
+
+
+@pytest.mark.parametrize("cell, precision, protocol, embedding", [
+    ("lstm", "float64", "weiss2018", None), ("gru", "float32", "weiss2018", 2),
+    ("gru-reset-after", "float64", "recognition", None), ("mgu", "float32", "suzgun2019", 3),
+    ("elman-tanh", "float16", "weiss2018", None), ("lstm", "float32", "recognition", 2)])  # fmt: skip
+def test_fused_blas_gradients_equal_the_unfused_path(cell, precision, protocol, embedding,
+                                                    one_thread):  # fmt: skip
+    # one thread, 10 lanes and H = 16: the fused step's sums are BLAS products
+    from expressivity.kernels.reduce import BLAS_MIN_ENTRIES
+
+    H, batch = 16, 10
+    assert batch >= ks.FUSED_BLAS_LANES and H * H >= BLAS_MIN_ENTRIES and ks.fused(batch, H)
+    proto = get_protocol(protocol)
+    data = proto.training_data(LANG, np.random.default_rng(0), 0, 12)
+    net = ex.Network.create(cell, "ab", H, head=proto.head, precision=precision,
+                            embedding_size=embedding, rng=np.random.default_rng(4))  # fmt: skip
+    be = CpuBackend([net], [data], [TrainConfig(batch_size=batch)])
+    assert be.fused
+    words = np.array([9, 0, 3, 12, 5, 7, 1, 11, 2])  # a short batch: the last lane is padding
+    loss, status = _one_step(be, words)
+    assert status == 0
+    want_loss, want = net.loss_and_grad_encoded(
+        data.symbols[words], data.lengths[words], targets_for(net.head, data)[words]
+    )
+    got = from_flat(net, be.scratch[12][0].astype(np.float64))
+    tol = TOL[precision]
+    assert abs(loss - want_loss) <= tol * max(1.0, abs(want_loss))
+    assert got.keys() == want.keys()
+    for k in want:
+        assert _close(got[k], want[k], tol), k
+    assert np.abs(got[[k for k in got if k.startswith("U_")][0]]).max() > 0
+
+
 @pytest.mark.parametrize("precision", ["float16", "bfloat16", "fixed4.12"])
 def test_fused_gradients_in_narrow_formats(precision):
     net, data, be = _setup("lstm", "weiss2018", precision, batch_size=2)
@@ -95,6 +138,7 @@ def test_update_equals_the_optimizer_classes(optimizer, momentum, clip, unfused,
     if unfused:
         monkeypatch.setattr(ks, "FUSED_MAX_BATCH", 0)
         monkeypatch.setattr(ks, "FUSED_MAX_WORK", 0)
+        monkeypatch.setattr(ks, "FUSED_BLAS_MAX_BATCH", 0)
     net, data, be = _setup("gru", "weiss2018", "float64", batch_size=2, optimizer=optimizer,
                            lr=0.05, momentum=momentum, clip=clip, embedding=2)  # fmt: skip
     assert be.fused is not unfused

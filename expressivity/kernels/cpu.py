@@ -36,7 +36,7 @@ no copy), so that a step's rows are flat and each kernel indexes them directly.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange, types
+from numba import get_num_threads, njit, prange, types
 from numba.extending import overload
 
 from expressivity.activations import relu, sigmoid, tanh
@@ -414,9 +414,10 @@ def forward_kernel_serial(symbols, lengths, XW, U, bias, d, cfg, prec, states, g
 
 
 def _parallel(lengths, U):
+    """Whether the chunks are worth numba's threads (several chunks, enough work, >1 thread)."""
     G, H = U.shape[0], U.shape[1]
     work = int(lengths.max(axis=1).sum()) * lengths.shape[1] * G * H * (H + 8)
-    return lengths.shape[0] > 1 and work >= PARALLEL_MIN_WORK
+    return lengths.shape[0] > 1 and work >= PARALLEL_MIN_WORK and get_num_threads() > 1
 
 
 def _merge(a: np.ndarray) -> np.ndarray:

@@ -9,9 +9,10 @@ larger ones are one matrix product per chunk in numpy's BLAS (3-4× faster at
 J = K = 128, with fused multiply-adds and BLAS's own summation order). Either
 way the sum is taken in the carrier dtype and rounded once by the caller, as
 the precision model says; only the order of the additions differs, so results
-agree to a few ULPs of the carrier. BLAS uses its own threads (set them with
-``OPENBLAS_NUM_THREADS`` or threadpoolctl); the kernels never run at the same
-time as a BLAS call.
+agree to a few ULPs of the carrier. BLAS is used only where the kernels run
+on one thread: numba's OpenMP threads and BLAS's own pool, spinning on the same
+cores after each call, slowed each other 2-5× at two threads; with several
+threads the sums stay in numba's parallel kernels.
 """
 
 from __future__ import annotations
@@ -100,11 +101,14 @@ def _outer_serial(a, g, b, lengths, out):
 def outer_sum(a: np.ndarray, g: int, b: np.ndarray, lengths: np.ndarray, parallel: bool):
     """``sum over (c, t, l) of a[c, t, g, j, l] * b[c, t, k, l]`` -> (J, K).
 
+    ``parallel``: numba's parallel kernel (several threads); otherwise BLAS for
+    large J × K, the serial kernel for small.
+
     Steps past each chunk's longest word are skipped (their terms are zero).
     ``a`` is (C, T, G, J, L) and ``b`` (C, T', K, L) with ``T' >= T``.
     """
     J, K = a.shape[3], b.shape[2]
-    if J * K >= BLAS_MIN_ENTRIES:
+    if J * K >= BLAS_MIN_ENTRIES and not parallel:
         return _outer_blas(a, g, b, lengths)
     out = np.empty((J, K), dtype=a.dtype)
     (_outer_parallel if parallel else _outer_serial)(a, g, b, lengths, out)

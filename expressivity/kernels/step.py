@@ -54,15 +54,19 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from numba import njit, prange
 
 from expressivity.kernels.cpu import _HDR, _backward_chunk, _forward_chunk, rnd
+from expressivity.kernels.reduce import BLAS_MIN_ENTRIES
 from expressivity.kernels.scalar import exp, mul, sigmoid
 
 __all__ = [
     "ACCEPT",
     "ADAM",
+    "FUSED_BLAS_LANES",
+    "FUSED_BLAS_MAX_BATCH",
     "FUSED_MAX_BATCH",
     "FUSED_MAX_WORK",
     "HEAD_CODES",
@@ -88,12 +92,21 @@ HEAD_CODES = {"next-symbol": NEXT_SYMBOL, "accept": ACCEPT, "next-set": NEXT_SET
 ADAM, SGD = 0, 1
 OPT_CODES = {"adam": ADAM, "sgd": SGD}
 #: the CPU trainer fuses whole updates into one numba call for batches of fewer
-#: lanes than this, or of at most :data:`FUSED_MAX_WORK` lanes × hidden units; larger
-#: batches take the unfused path (chunked, parallel kernels with lanes-innermost
-#: reductions and a BLAS readout, then :func:`apply_update`), which is faster there
-#: (measured crossover, bench/bench_cells.py sizes, one thread)
+#: lanes than this, or of at most :data:`FUSED_MAX_WORK` lanes × hidden units, or
+#: of at most :data:`FUSED_BLAS_MAX_BATCH` lanes where the fused step's recurrent
+#: gradients are BLAS products; larger batches take the unfused path (chunked,
+#: parallel kernels, reductions in :mod:`expressivity.kernels.reduce`, then
+#: :func:`apply_update`), which is faster there (measured, one thread: up to
+#: B = 64 the fused step with BLAS sums is 1.1-1.5× faster for H = 16..128, T = 50,
+#: and even at T = 500; at B = 256 it is mixed; with several threads the unfused
+#: path runs its chunks in parallel)
 FUSED_MAX_BATCH = 8
 FUSED_MAX_WORK = 256
+FUSED_BLAS_MAX_BATCH = 64
+#: the fused step sums its gradients with BLAS from this many lanes (and
+#: :data:`~expressivity.kernels.reduce.BLAS_MIN_ENTRIES` recurrent entries) up,
+#: when numba runs one thread (see :mod:`expressivity.kernels.reduce` for why)
+FUSED_BLAS_LANES = 8
 
 
 def fused(batch_size: int, hidden_size: int) -> bool:
@@ -101,10 +114,24 @@ def fused(batch_size: int, hidden_size: int) -> bool:
 
     Examples
     --------
-    >>> fused(1, 128), fused(32, 8), fused(32, 32)
-    (True, True, False)
+    >>> fused(1, 128), fused(32, 8), fused(256, 32), fused(16, 8)
+    (True, True, False, True)
+    >>> import numba
+    >>> numba.set_num_threads(1)
+    >>> fused(32, 32)  # one thread: the fused step's recurrent sums are BLAS products
+    True
+    >>> numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     """
-    return batch_size < FUSED_MAX_BATCH or batch_size * hidden_size <= FUSED_MAX_WORK
+    blas = (
+        batch_size >= FUSED_BLAS_LANES
+        and hidden_size**2 >= BLAS_MIN_ENTRIES
+        and numba.get_num_threads() == 1
+    )
+    return (
+        batch_size < FUSED_MAX_BATCH
+        or batch_size * hidden_size <= FUSED_MAX_WORK
+        or (blas and batch_size <= FUSED_BLAS_MAX_BATCH)
+    )
 
 
 def layout(V: int, G: int, H: int, O: int, S: int, E: int = 0) -> dict[str, tuple[int, int]]:
@@ -352,21 +379,107 @@ _adam = njit(cache=True)(adam_scalars)
 
 
 @njit(cache=True)
+def _step_major(x, lim, Tn, out):
+    """``out[r, t*B + l] = x[t, r, l]`` for t < Tn where t < lim[l], else 0."""
+    R = out.shape[0]
+    B = x.shape[2]
+    zero = out.dtype.type(0.0)
+    for r in range(R):
+        for t in range(Tn):
+            o = t * B
+            for l in range(B):
+                out[r, o + l] = x[t, r, l] if t < lim[l] else zero
+
+
+@njit(cache=True)
+def _sums_blas(p, cfg, dims, lengths, symbols, states, aux, dz, dpre, daux, sums):
+    """The fused step's reductions as BLAS products over a (rows, steps × lanes) layout.
+
+    ``sums`` = (dXW, dU, db, dd, dWo, dbo), zero on entry. Each per-step
+    quantity is copied step-major with the steps past a lane's word zeroed, so
+    a sum over steps and lanes is one matrix product: against the step inputs
+    (``dU``, ``dWo``), against a one-hot of the symbols read plus a mask column
+    (``dXW`` and ``db``), or against the mask (``dd``, ``dbo``).
+    """
+    dXW, dU, db, dd, dWo, dbo = sums
+    V, G, H = dims[0], dims[1], dims[2]
+    B = lengths.shape[1]
+    lens = lengths[p]
+    Tc = 0
+    for l in range(B):
+        Tc = max(Tc, lens[l])
+    n = Tc * B
+    dt = dU.dtype
+    one = dt.type(1.0)
+    every = np.full(B, Tc + 1, dtype=lens.dtype)
+    # the readout sees every prefix, the empty one included: steps t <= length
+    lim1 = lens + 1
+    hs = np.empty((H, n + B), dtype=dt)
+    _step_major(states[p, :, :H, :], every, Tc + 1, hs)
+    zs = np.empty((dz.shape[2], n + B), dtype=dt)
+    _step_major(dz[p], lim1, Tc + 1, zs)
+    mask1 = np.zeros((n + B, 1), dtype=dt)
+    for t in range(Tc + 1):
+        for l in range(B):
+            if t < lim1[l]:
+                mask1[t * B + l, 0] = one
+    dWo[:, :] = np.dot(zs, hs.T)
+    dbo[:] = np.dot(zs, mask1)[:, 0]
+    if n == 0:
+        return
+    # symbol read at each step, one-hot, and the mask as the last column
+    read = np.zeros((n, V + 1), dtype=dt)
+    mask = np.zeros((n, 1), dtype=dt)
+    for t in range(Tc):
+        for l in range(B):
+            if t < lens[l]:
+                read[t * B + l, symbols[p, t, l]] = one
+                read[t * B + l, V] = one
+                mask[t * B + l, 0] = one
+    sh = np.ascontiguousarray(hs[:, :n])
+    da = np.empty((H, n), dtype=dt)
+    _step_major(daux[p], lens, Tc, da)
+    dd[:] = np.dot(da, mask)[:, 0]
+    a = np.empty((H, n), dtype=dt)
+    sa = np.empty((H, n), dtype=dt)
+    have_aux = False
+    for g in range(G):
+        _step_major(dpre[p, :, g], lens, Tc, a)
+        xr = np.dot(a, read)  # (H, V + 1)
+        for v in range(V):
+            dXW[v, g, :] = xr[:, v]
+        db[g, :] = xr[:, V]
+        if cfg[_HDR + 5 * g + 3]:  # reset after the product: U's gradient goes through daux
+            dU[g] = np.dot(da, sh.T)
+        elif cfg[_HDR + 5 * g + 1]:
+            if cfg[_HDR + 5 * g + 2] >= 0:  # reset before the product: U multiplies r ⊙ h
+                if not have_aux:
+                    _step_major(aux[p], every, Tc, sa)
+                    have_aux = True
+                dU[g] = np.dot(a, sa.T)
+            else:
+                dU[g] = np.dot(a, sh.T)
+
+
+@njit(cache=True)
 def _gradients(p, dims, cfg, w, grad, symbols, lengths, nwords, states, aux, dz, dpre, daux,
                dstate0, prec):  # fmt: skip
     """Network ``p``'s gradient in the population layout (``grad[p]``), each entry rounded once.
 
     The sums of :mod:`expressivity.gradients`, lanes outermost and steps inner
     (the order of :func:`grad_entry`), as row updates that vectorise over the
-    last index: the order that suits a few lanes (for many lanes the trainer
-    uses the unfused path, whose reductions keep lanes innermost). With an embedding,
-    the ``XW`` block holds the unrounded ``XW`` gradient that ``W``'s and the
-    embedding's go through.
+    last index: the order that suits a few lanes. From :data:`FUSED_BLAS_LANES`
+    lanes and :data:`expressivity.kernels.reduce.BLAS_MIN_ENTRIES` recurrent
+    entries up, the recurrent matrices' gradients are BLAS products instead
+    (sums in the carrier, in BLAS's order). With an embedding, the ``XW`` block
+    holds the unrounded ``XW`` gradient that ``W``'s and the embedding's go
+    through.
     """
     V, G, H, O, S, E = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5]
     dt = w.dtype
     zero = dt.type(0.0)
     B = lengths.shape[1]
+    big = dims[8] == 1 and B >= FUSED_BLAS_LANES and H * H >= BLAS_MIN_ENTRIES
     h = states[p, :, :H, :]
     dXW = np.zeros((V, G, H), dtype=dt)
     dU = np.zeros((G, H, H), dtype=dt)
@@ -375,7 +488,10 @@ def _gradients(p, dims, cfg, w, grad, symbols, lengths, nwords, states, aux, dz,
     dd = np.zeros(H, dtype=dt)
     dbo = np.zeros(O, dtype=dt)
     ds0 = np.zeros(S, dtype=dt)
-    for l in range(B):
+    if big:
+        _sums_blas(p, cfg, dims, lengths, symbols, states, aux, dz, dpre, daux,
+                   (dXW, dU, db, dd, dWo, dbo))  # fmt: skip
+    for l in range(0 if big else B):
         n = lengths[p, l]
         for t in range(n):
             for g in range(G):
@@ -402,6 +518,7 @@ def _gradients(p, dims, cfg, w, grad, symbols, lengths, nwords, states, aux, dz,
                 a = dz[p, t, o, l]
                 for k in range(H):
                     dWo[o, k] += mul(a, h[t, k, l])
+    for l in range(B):
         if l < nwords[p]:
             for k in range(S):
                 ds0[k] += dstate0[p, k, l]
@@ -437,7 +554,7 @@ def _gradients(p, dims, cfg, w, grad, symbols, lengths, nwords, states, aux, dz,
 @njit(cache=True)
 def _train_network(p, dims, model, opt, data, scratch, result, cfg, prec, one):
     """One update of network ``p`` (the CPU's version of the GPU block)."""
-    V, G, H, O, S, E, head, opt_code = dims
+    V, G, H, O, S, E, head, opt_code, blas = dims
     w_all, master, mom1, mom2, trainable = model
     hyper, tstep, active = opt
     idx, nwords, nwf, sym_all, len_all, Y_all = data
@@ -592,4 +709,7 @@ def train_steps(dims, model, opt, data, scratch, result, cfg, prec, parallel: bo
     """
     one = model[0].dtype.type(1.0)
     kernel = _train_parallel if parallel else _train_serial
-    kernel(tuple(int(x) for x in dims), model, opt, data, scratch, result, cfg, prec, one)
+    # BLAS sums only outside numba's parallel region (see kernels.reduce)
+    blas = 0 if parallel else 1
+    kernel(tuple(int(x) for x in dims) + (blas,), model, opt, data, scratch, result, cfg, prec,
+           one)  # fmt: skip
