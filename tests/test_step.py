@@ -41,6 +41,21 @@ def _close(a, b, tol):
     return float(np.abs(a - b).max()) <= tol * scale
 
 
+def _step_equals_unfused(net, data, be, words, tol):
+    """One fused step on ``words``: its loss and gradient equal the unfused path's."""
+    loss, status = _one_step(be, words)
+    assert status == 0
+    want_loss, want = net.loss_and_grad_encoded(
+        data.symbols[words], data.lengths[words], targets_for(net.head, data)[words]
+    )
+    got = from_flat(net, be.scratch[12][0].astype(np.float64))
+    assert abs(loss - want_loss) <= tol * max(1.0, abs(want_loss))
+    assert got.keys() == want.keys()
+    for k in want:
+        assert _close(got[k], want[k], tol), k
+    return got
+
+
 def _one_step(be, words):
     B = be.cfgs[0].batch_size
     idx = np.full((1, 1, B), -1)
@@ -58,17 +73,7 @@ def test_fused_gradients_equal_the_unfused_path(cell, batch):
     net, data, be = _setup(cell, protocol, precision, embedding, batch_size=batch)
     words = np.arange(min(batch, len(data)))[::-1]  # the last batch may be short
     words = words[: max(1, batch - 1)] if batch > 1 else words
-    loss, status = _one_step(be, words)
-    assert status == 0
-    want_loss, want = net.loss_and_grad_encoded(
-        data.symbols[words], data.lengths[words], targets_for(net.head, data)[words]
-    )
-    got = from_flat(net, be.scratch[12][0].astype(np.float64))
-    tol = TOL[precision]
-    assert abs(loss - want_loss) <= tol * max(1.0, abs(want_loss))
-    assert got.keys() == want.keys()
-    for k in want:
-        assert _close(got[k], want[k], tol), k
+    got = _step_equals_unfused(net, data, be, words, TOL[precision])
     assert any(np.abs(g).max() > 0 for g in got.values())
 
 
@@ -100,17 +105,7 @@ def test_fused_blas_gradients_equal_the_unfused_path(cell, precision, protocol, 
     be = CpuBackend([net], [data], [TrainConfig(batch_size=batch)])
     assert be.fused
     words = np.array([9, 0, 3, 12, 5, 7, 1, 11, 2])  # a short batch: the last lane is padding
-    loss, status = _one_step(be, words)
-    assert status == 0
-    want_loss, want = net.loss_and_grad_encoded(
-        data.symbols[words], data.lengths[words], targets_for(net.head, data)[words]
-    )
-    got = from_flat(net, be.scratch[12][0].astype(np.float64))
-    tol = TOL[precision]
-    assert abs(loss - want_loss) <= tol * max(1.0, abs(want_loss))
-    assert got.keys() == want.keys()
-    for k in want:
-        assert _close(got[k], want[k], tol), k
+    got = _step_equals_unfused(net, data, be, words, TOL[precision])
     assert np.abs(got[[k for k in got if k.startswith("U_")][0]]).max() > 0
 
 
