@@ -197,18 +197,33 @@ def _gather_rows(arr, rows, offsets, out):
                         out[o, k] = arr[c, t, k, l]
 
 
-def chunk_width(n: int) -> int:
-    """Lanes per chunk: up to 128, and at least as many chunks as threads when it pays.
+#: widest chunk for training (forward + backward): 256 lanes was no faster there
+MAX_WIDTH = 128
+#: widest chunk for forward-only runs (``states``, ``outputs``, ``accepts``):
+#: 256 lanes ran the LSTM forward 5-16% faster than 128 at H = 8..128, one thread
+FORWARD_MAX_WIDTH = 256
+
+
+def chunk_width(n: int, most: int = MAX_WIDTH) -> int:
+    """Lanes per chunk: up to ``most``, and at least as many chunks as threads when it pays.
 
     Wider chunks run the lane loops longer (128 measured 10-20% faster than 64 at
     hidden sizes 8-128, bench/bench_cells.py sizes); words are sorted by length
     first, so a chunk's padding stays small.
+
+    Examples
+    --------
+    >>> import numba
+    >>> numba.set_num_threads(1)
+    >>> chunk_width(1000), chunk_width(1000, FORWARD_MAX_WIDTH), chunk_width(5)
+    (128, 256, 5)
+    >>> numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
     """
     threads = numba.get_num_threads()
     per_thread = -(-n // max(threads, 1))
     if per_thread <= 8:
         return max(1, min(n, 8)) if n < 16 else 8
-    return int(min(128, -(-per_thread // 8) * 8))
+    return int(min(most, -(-per_thread // 8) * 8))
 
 
 def chunk(symbols: np.ndarray, lengths: np.ndarray, width: int | None = None) -> Chunked:

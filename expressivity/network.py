@@ -21,7 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from expressivity import heads as _heads
-from expressivity.batching import Chunked, chunk, encode_words, workspace
+from expressivity.batching import (
+    FORWARD_MAX_WIDTH,
+    Chunked,
+    chunk,
+    chunk_width,
+    encode_words,
+    workspace,
+)
 from expressivity.cells import CellSpec, get_cell
 from expressivity.kernels.cpu import NATIVE
 from expressivity.params import expected_shapes, init_params, pack, validate_params
@@ -286,6 +293,11 @@ class Network:
         )  # fmt: skip
         return batch, {"states": states, "gates": gates, "aux": aux}
 
+    def _forward_only(self, symbols, lengths):
+        """:meth:`run` into the workspace, in the wide chunks that suit a forward pass."""
+        width = chunk_width(max(len(lengths), 1), FORWARD_MAX_WIDTH)
+        return self.run(symbols, lengths, width=width, scratch=True)
+
     def _per_word(self, batch: Chunked, arr: np.ndarray, rows_extra: int) -> list[np.ndarray]:
         """(C, T', K, L) -> list over words of (len + rows_extra, K) (views into one buffer)."""
         return batch.per_word(arr, rows_extra)
@@ -304,7 +316,7 @@ class Network:
         """
         if len(words) == 0:
             return []
-        batch, traj = self.run(*self.encode(words), scratch=True)
+        batch, traj = self._forward_only(*self.encode(words))
         return self._per_word(batch, traj["states"], 1)
 
     def _probabilities(self, batch: Chunked, states: np.ndarray):
@@ -319,7 +331,7 @@ class Network:
         """
         if len(words) == 0:
             return []
-        batch, traj = self.run(*self.encode(words), scratch=True)
+        batch, traj = self._forward_only(*self.encode(words))
         _, p = self._probabilities(batch, traj["states"])
         return self._per_word(batch, p, 1)
 
@@ -333,7 +345,7 @@ class Network:
         """:meth:`accepts` on integer-coded words (N, T) with lengths (N,)."""
         if len(lengths) == 0:
             return np.zeros(0, dtype=bool)
-        batch, traj = self.run(symbols, lengths, scratch=True)
+        batch, traj = self._forward_only(symbols, lengths)
         _, p = self._probabilities(batch, traj["states"])
         acc = _heads.accepts(self.head, p, batch.symbols, batch.lengths, self.threshold)
         return batch.from_lanes(acc)
@@ -423,7 +435,7 @@ class Network:
 
         if len(lengths) == 0:
             return float("nan")
-        batch, traj = self.run(symbols, lengths, scratch=True)
+        batch, traj = self._forward_only(symbols, lengths)
         z, prob = self._probabilities(batch, traj["states"])
         tgt = chunk_targets(self.head, batch, np.asarray(targets))
         loss, _ = _heads.loss_and_dlogits(

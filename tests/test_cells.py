@@ -88,12 +88,25 @@ def test_batched_padded_and_stepped_agree(cell):
             np.testing.assert_array_equal(s[n], alone[n][t + 1])
 
 
-def test_large_batch_matches_small(rng):
-    net = _net("lstm", "float32")
-    words = ["".join(rng.choice(list("ab"), size=rng.integers(0, 30))) for _ in range(300)]
-    big = net.states(words)
-    for k in rng.choice(len(words), size=10, replace=False):
-        np.testing.assert_array_equal(big[k], net.states([words[k]])[0])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_large_batch_matches_small(rng, threads):
+    # 300 words: at one thread, chunks of 256 lanes (batching.FORWARD_MAX_WIDTH) and 44
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        net = _net("lstm", "float32")
+        words = ["".join(rng.choice(list("ab"), size=rng.integers(0, 30))) for _ in range(300)]
+        big = net.states(words)
+        for k in rng.choice(len(words), size=10, replace=False):
+            np.testing.assert_array_equal(big[k], net.states([words[k]])[0])
+        sym, lens = net.encode(words)
+        batch, traj = net.run(sym, lens, width=16)  # narrow chunks: the same states, bit for bit
+        narrow = batch.per_word(traj["states"], 1)
+        assert all(np.array_equal(a, b) for a, b in zip(big, narrow))
+    finally:
+        numba.set_num_threads(before)
 
 
 def _sympy_step(cell, p, x, H):
