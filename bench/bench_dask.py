@@ -31,7 +31,8 @@ from pathlib import Path
 
 import numba
 
-from expressivity.experiments import RunSpec, local_cluster, run_sweep, sweep
+from expressivity.experiments import RunSpec, local_cluster, run_sweep
+from expressivity.experiments.sweep import CLUSTER_SETTINGS
 
 #: sized for runs of about 15 s with the fused trainer (2 cores, one numba thread)
 EPOCHS = 2500
@@ -55,12 +56,8 @@ def _one_thread() -> None:
 
 def _dask_default_cluster():
     """The control: ``local_cluster`` with dask's own MALLOC_TRIM_THRESHOLD_=65536."""
-    keep = sweep.CLUSTER_SETTINGS
-    sweep.CLUSTER_SETTINGS = {k: v for k, v in keep.items() if "MALLOC" not in k}
-    try:
-        return local_cluster(1)
-    finally:
-        sweep.CLUSTER_SETTINGS = keep
+    keep = {k: v for k, v in CLUSTER_SETTINGS.items() if "MALLOC" not in k}
+    return local_cluster(1, settings=keep)
 
 
 def startup() -> float:

@@ -155,3 +155,5 @@ def test_validation_on_codes_equals_validation_on_words(protocol, language):
     pos = val if p.head == "accept" else val[val.labels]
     loss, _ = net.loss_and_grad_encoded(pos.symbols, pos.lengths, _targets(p.head, pos))
     assert _loss(net, val) == pytest.approx(loss, rel=1e-12)
+    empty = val[np.zeros(len(val), dtype=bool)]
+    assert np.isnan(_loss(net, empty)) and np.isnan(dataset_accuracy(net, empty))

@@ -187,18 +187,18 @@ CLUSTER_SETTINGS = {
 }
 
 
-def local_cluster(n_workers: int | None = None):
+def local_cluster(n_workers: int | None = None, settings: dict | None = None):
     """The LocalCluster a sweep starts: one process per core, one thread each.
 
-    Workers have :data:`WORKER_ENV` and the settings of
-    :data:`CLUSTER_SETTINGS`. Pass its ``scheduler_address`` to
+    Workers have :data:`WORKER_ENV` and the dask ``settings`` (default
+    :data:`CLUSTER_SETTINGS`). Pass its ``scheduler_address`` to
     :func:`run_sweep` to run several sweeps on one cluster; close it when done
     (it is a context manager).
     """
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set(CLUSTER_SETTINGS):
+    with dask.config.set(CLUSTER_SETTINGS if settings is None else settings):
         return LocalCluster(
             n_workers=n_workers or os.cpu_count() or 1,
             threads_per_worker=1,

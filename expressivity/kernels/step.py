@@ -429,17 +429,15 @@ def _sums_blas(p, cfg, dims, lengths, symbols, states, aux, dz, dpre, daux, sums
         return
     # symbol read at each step, one-hot, and the mask as the last column
     read = np.zeros((n, V + 1), dtype=dt)
-    mask = np.zeros((n, 1), dtype=dt)
     for t in range(Tc):
         for l in range(B):
             if t < lens[l]:
                 read[t * B + l, symbols[p, t, l]] = one
                 read[t * B + l, V] = one
-                mask[t * B + l, 0] = one
     sh = np.ascontiguousarray(hs[:, :n])
     da = np.empty((H, n), dtype=dt)
     _step_major(daux[p], lens, Tc, da)
-    dd[:] = np.dot(da, mask)[:, 0]
+    dd[:] = np.dot(da, read)[:, V]
     a = np.empty((H, n), dtype=dt)
     sa = np.empty((H, n), dtype=dt)
     have_aux = False
