@@ -14,6 +14,7 @@ Examples
 (5, 8)
 """
 
+from expressivity import _threads  # noqa: F401  (threading policy, before any kernel runs)
 from expressivity.cells import CELLS, CellSpec, Gate, get_cell, list_cells
 from expressivity.network import Network
 from expressivity.precision import Precision, parse_precision
@@ -33,8 +34,8 @@ __all__ = [
 ]
 
 
-def load_weiss2018(path):
+def load_weiss2018(path, precision="float32", alphabet=None):
     """Load a network released with Weiss, Goldberg & Yahav (2018); see :mod:`expressivity.interop`."""
     from expressivity.interop import load_weiss2018 as _load
 
-    return _load(path)
+    return _load(path, precision=precision, alphabet=alphabet)

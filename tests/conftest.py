@@ -2,17 +2,19 @@
 
 ``NUMBA_ENABLE_CUDASIM`` must be set before numba is imported anywhere, so that
 CUDA kernels run on the CPU simulator on machines without a GPU.
+
+Tests that need the networks released with Weiss et al. (2018) take the
+``weiss_dir`` fixture: it finds them the one documented way
+(``$EXPRESSIVITY_REFERENCE_DIR``, the folder holding ``weiss2018/``) and skips,
+saying how to get them, when the variable is unset.
 """
 
 import os
-from pathlib import Path
 
 os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-
-REFERENCE_NETWORKS = Path(__file__).resolve().parents[1].parent / "shared" / "reference-networks"
 
 
 @pytest.fixture
@@ -22,7 +24,10 @@ def rng():
 
 @pytest.fixture
 def weiss_dir():
-    d = REFERENCE_NETWORKS / "weiss2018"
-    if not d.exists():
-        pytest.skip(f"reference networks not found at {d}")
-    return d
+    """The folder of the released Weiss et al. networks, or a skip that says how to get them."""
+    from expressivity.interop import find_reference
+
+    try:
+        return find_reference("weiss2018")
+    except FileNotFoundError as err:
+        pytest.skip(str(err))

@@ -6,8 +6,6 @@ import pytest
 
 from expressivity.cli import main
 
-REF = "/work/shared/reference-networks/weiss2018/anbn_lstm.npz"
-
 
 def test_train_evaluate_report(tmp_path, capsys):
     out = tmp_path / "res"
@@ -23,8 +21,9 @@ def test_train_evaluate_report(tmp_path, capsys):
     assert "| anbn | gru |" in capsys.readouterr().out
 
 
-def test_evaluate_released_network(capsys):
-    assert main(["evaluate", REF, "--weiss2018", "--language", "anbn", "--n-max", "150"]) == 0
+def test_evaluate_released_network(capsys, weiss_dir):
+    ref = str(weiss_dir / "anbn_lstm.npz")
+    assert main(["evaluate", ref, "--weiss2018", "--language", "anbn", "--n-max", "150"]) == 0
     m = json.loads(capsys.readouterr().out)
     assert m["max_accepted_n"] >= 150
 

@@ -14,7 +14,6 @@ from expressivity.cli import main
 from expressivity.languages import get_language
 from expressivity.languages.dfa import DFA
 
-REF = Path("/work/shared/reference-networks/weiss2018")
 K = 20.0
 
 
@@ -134,9 +133,8 @@ def test_counters_without_ground_truth_is_an_error(parity_file, capsys):
     assert "counters" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not (REF / "anbn_lstm.npz").exists(), reason="released networks missing")
-def test_released_weiss_network_detected(capsys):
-    rc = main(["counters", str(REF / "anbn_lstm.npz"), "--language", "anbn", "--n-train", "99",
+def test_released_weiss_network_detected(capsys, weiss_dir):
+    rc = main(["counters", str(weiss_dir / "anbn_lstm.npz"), "--language", "anbn", "--n-train", "99",
                "--n-max", "400"])  # fmt: skip
     assert rc == 0
     text = capsys.readouterr().out

@@ -98,8 +98,8 @@ def test_report_writes_plots(tmp_path):
     assert rep.exists() and (tmp_path / "rep" / "anbn.png").stat().st_size > 1000
 
 
-def test_reference_networks_give_the_same_table():
-    refs = evaluate_references(quick=True)
+def test_reference_networks_give_the_same_table(weiss_dir):
+    refs = evaluate_references(quick=True, directory=weiss_dir.parent)
     assert len(refs) == 4
     for r in refs:
         assert {"frontier", "max_accepted_n", "first_near_miss_accepted_n"} <= set(r["metrics"])

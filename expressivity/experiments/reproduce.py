@@ -10,7 +10,9 @@ GRU did not.
 This reproduction trains ``lstm``, ``gru``, ``gru-reset-after``, ``elman-tanh``
 and ``elman-relu`` over several seeds with the same protocol, evaluates every
 network far beyond training with :mod:`expressivity.evaluate`, evaluates the
-four released networks with the same code, and writes a report.
+four released networks with the same code (when they are found: an explicit
+``reference_dir``, else ``$EXPRESSIVITY_REFERENCE_DIR``; see
+:func:`expressivity.interop.reference_dir`), and writes a report.
 
 Deviation, stated in the report: with learning rate 0.001 our LSTMs need far
 more than the time budget's epochs to reject near misses, so the default
@@ -25,20 +27,21 @@ Examples
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from expressivity.experiments.spec import RunSpec
 
 __all__ = [
     "CELLS",
-    "REFERENCE_DIR",
     "evaluate_references",
     "reproduce_weiss2018",
     "weiss2018_specs",
 ]
 
+log = logging.getLogger(__name__)
+
 CELLS = ("lstm", "gru", "gru-reset-after", "elman-tanh", "elman-relu")
-REFERENCE_DIR = Path("/work/shared/reference-networks/weiss2018")
 #: (language, train_max) of the paper
 TASKS = (("anbn", 99), ("anbncn", 49))
 #: figures reported for the released networks and the paper (for the report's comparison)
@@ -89,20 +92,40 @@ def weiss2018_specs(
     return specs
 
 
-def evaluate_references(quick: bool = False, directory: str | Path = REFERENCE_DIR) -> list[dict]:
-    """Evaluate the four released networks with the same code; one row dict per network."""
+def evaluate_references(quick: bool = False, directory: str | Path | None = None) -> list[dict]:
+    """Evaluate the four released networks with the same code; one row dict per network.
+
+    Parameters
+    ----------
+    quick : bool
+        Dense evaluation to 2x the training range (else 3x).
+    directory : str or Path, optional
+        The folder holding ``weiss2018/`` (else ``$EXPRESSIVITY_REFERENCE_DIR``).
+        Each network is read from ``weiss2018/{language}_{cell}.npz`` (converted)
+        or else from the authors' ``weiss2018/{language}_{CELL}.data``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the folder is not given and the variable is unset, or ``weiss2018/``
+        holds none of the four networks; the message says how to get them.
+    """
     import expressivity as ex
     from expressivity.evaluate import evaluate_counting
+    from expressivity.interop import HOW_TO_GET, find_reference
     from expressivity.languages import get_language
 
+    directory = find_reference("weiss2018", directory)
     rows = []
     for lang_name, train_max in TASKS:
         for cell in ("lstm", "gru"):
-            path = Path(directory) / f"{lang_name}_{cell}.npz"
-            if not path.exists():
-                continue
-            net = ex.load_weiss2018(path)
             lang = get_language(lang_name)
+            # converted .npz, else the authors' own file as published
+            names = (f"{lang_name}_{cell}.npz", f"{lang_name}_{cell.upper()}.data")
+            path = next((directory / n for n in names if (directory / n).exists()), None)
+            if path is None:
+                continue
+            net = ex.load_weiss2018(path, alphabet=lang.alphabet)
             tm = (2 if quick else 3) * train_max
             ev = evaluate_counting(net, lang, tm, n_min=1, far=20 * train_max, train_max=train_max)
             rows.append(
@@ -115,6 +138,8 @@ def evaluate_references(quick: bool = False, directory: str | Path = REFERENCE_D
                     "model_path": str(path),
                 }
             )
+    if not rows:
+        raise FileNotFoundError(f"no released network in {directory}; {HOW_TO_GET}")
     return rows
 
 
@@ -128,22 +153,36 @@ def reproduce_weiss2018(
     paper_lr: bool = False,
     progress=print,
     backend: str = "cpu",
+    reference_dir: str | Path | None = None,
 ) -> Path:
-    """Run (or resume) the reproduction and write ``report.md`` and plots; returns the report path."""
+    """Run (or resume) the reproduction and write ``report.md`` and plots; returns the report path.
+
+    The released networks are compared when found (``reference_dir``, the folder
+    holding ``weiss2018/``, else ``$EXPRESSIVITY_REFERENCE_DIR``); otherwise one
+    warning and a note in the report say that the comparison was skipped and how
+    to get them.
+    """
     import json
     import time
 
     from expressivity.experiments.report import write_report
     from expressivity.experiments.sweep import run_sweep
+    from expressivity.interop import find_reference
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     name = "weiss2018-quick" if quick else "weiss2018"
     specs = weiss2018_specs(quick, seeds, paper_lr)
+    skipped = None
+    try:  # said before the sweep, once
+        find_reference("weiss2018", reference_dir)
+    except FileNotFoundError as err:
+        skipped = f"Released-network comparison skipped: {err}."
+        log.warning("%s", skipped)
     t0 = time.perf_counter()
     where = (out / "results.sqlite", out, name)
     summary = run_sweep(specs, *where, executor, scheduler, n_workers, progress, backend=backend)
-    refs = evaluate_references(quick)
+    refs = [] if skipped else evaluate_references(quick, reference_dir)
     (out / "references.json").write_text(json.dumps(refs))
     summary["wall_seconds"] = time.perf_counter() - t0
     report = write_report(
@@ -153,7 +192,7 @@ def reproduce_weiss2018(
         references=refs,
         title="Weiss et al. (2018) reproduction" + (" (quick)" if quick else ""),
         paper=PAPER,
-        notes=_notes(quick, paper_lr, summary),
+        notes=_notes(quick, paper_lr, summary) + ([skipped] if skipped else []),
         analyse=True,
     )
     if progress:

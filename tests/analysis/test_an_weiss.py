@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 import expressivity as ex
 from expressivity.analysis import find_counters
 from expressivity.languages import get_language
 
-DIR = Path("/work/shared/reference-networks/weiss2018")
 load = getattr(ex, "load_weiss2018", None)
 
-pytestmark = [
-    pytest.mark.skipif(load is None, reason="expressivity.load_weiss2018 is not available"),
-    pytest.mark.skipif(not DIR.is_dir(), reason="reference networks not present"),
-]
+pytestmark = pytest.mark.skipif(load is None, reason="expressivity.load_weiss2018 is not available")
 
 
 @pytest.mark.parametrize(
@@ -28,8 +22,8 @@ pytestmark = [
         ("anbncn_gru", "anbncn", 30, False),
     ],
 )
-def test_counting_units_in_lstms_not_grus(name, lang, n_train, expect_counter):
-    net = load(DIR / f"{name}.npz")
+def test_counting_units_in_lstms_not_grus(name, lang, n_train, expect_counter, weiss_dir):
+    net = load(weiss_dir / f"{name}.npz")
     rep = find_counters(net, get_language(lang), n_train=n_train, n_max=3 * n_train)
     if expect_counter:
         assert rep.counters, rep.summary()
