@@ -444,8 +444,12 @@ class Network:
         return loss
 
     # ------------------------------------------------------------------ files
-    def save(self, path: str | Path) -> Path:
-        """Write weights (as given, float64) and metadata (JSON) to one .npz file."""
+    def save(self, path: str | Path, training: dict | None = None) -> Path:
+        """Write weights (as given, float64) and metadata (JSON) to one .npz file.
+
+        ``training``: a JSON-able dict stored beside the metadata (the run spec:
+        language, protocol, training range...), read back by :meth:`read_metadata`.
+        """
         path = Path(path)
         if path.suffix != ".npz":
             path = (
@@ -459,9 +463,23 @@ class Network:
             "precision": self.precision.name,
             "threshold": self.threshold,
         }
+        if training is not None:
+            meta["training"] = dict(training)
         arrays = {f"param/{k}": v for k, v in self._source.items()}
         np.savez(path, __meta__=np.array(json.dumps(meta)), **arrays)
         return path
+
+    @staticmethod
+    def read_metadata(path: str | Path) -> dict:
+        """The JSON metadata of a file written by :meth:`save` (``"training"``: the run, if saved)."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["__meta__"]))
+        except (OSError, ValueError, KeyError) as err:
+            raise ValueError(f"{path}: not a readable expressivity network file ({err})") from err
+        if not isinstance(meta, dict):
+            raise ValueError(f"{path}: network metadata is not a JSON object")
+        return meta
 
     @classmethod
     def load(cls, path: str | Path) -> Network:

@@ -12,6 +12,8 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -19,7 +21,17 @@ import numpy as np
 
 from expressivity.experiments.store import ResultsStore
 
-__all__ = ["markdown_report", "network_analysis", "summarize", "write_report"]
+__all__ = [
+    "markdown_report",
+    "network_analysis",
+    "safe_filename",
+    "setting_label",
+    "summarize",
+    "write_report",
+]
+
+#: spec fields with a column of their own (the others vary in the "settings" column)
+COLUMNS = ("language", "protocol", "cell", "precision")
 
 
 def _fmt(v) -> str:
@@ -30,29 +42,83 @@ def _fmt(v) -> str:
     return str(v)
 
 
-def summarize(rows: list[dict]) -> list[dict]:
-    """One summary dict per (language, protocol, cell, precision) over seeds.
+def safe_filename(name: str) -> str:
+    """A file name made from stored or user text: letters, digits, ``.``, ``_``, ``-`` only.
 
+    Anything else (``/``, ``..``, spaces, ``*``...) becomes ``_``; a name that had
+    to change gets 8 hex digits of its hash, so two names never share a file.
+
+    Examples
+    --------
+    >>> safe_filename("anbn"), safe_filename("../../etc/x")
+    ('anbn', 'etc_x-56da1a2e')
+    """
+    text = str(name)
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-")[:80] or "unnamed"
+    if safe != text:
+        safe += "-" + hashlib.sha256(text.encode()).hexdigest()[:8]
+    return safe
+
+
+def _inside(folder: Path, name: str) -> Path:
+    """``folder / name`` after checking that it stays inside ``folder``."""
+    path = folder / name
+    if path.resolve().parent != folder.resolve():
+        raise ValueError(f"file name {name!r} would leave the folder {folder}")
+    return path
+
+
+def _setting(spec: dict) -> tuple:
+    """A run's setting: its whole spec but the seed (runs of one setting are pooled)."""
+    return tuple(sorted((k, v) for k, v in spec.items() if k != "seed"))
+
+
+def _varying(rows: list[dict]) -> list[str]:
+    """Spec fields, other than the table's columns and the seed, that differ between rows."""
+    keys = sorted({k for r in rows for k in r["spec"]} - set(COLUMNS) - {"seed"})
+    return [k for k in keys if len({repr(r["spec"].get(k)) for r in rows}) > 1]
+
+
+def setting_label(spec: dict, varying: list[str]) -> str:
+    """The fields in ``varying`` as ``k=v, ...`` ("–" when none).
+
+    Examples
+    --------
+    >>> setting_label({"lr": 0.01, "clip": 5.0, "seed": 1}, ["lr"])
+    'lr=0.01'
+    """
+    return ", ".join(f"{k}={_fmt(spec.get(k))}" for k in varying) or "–"
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """One summary dict per setting (the whole run spec but the seed) over its seeds.
+
+    Runs that differ in anything but the seed (the learning rate, the training
+    range...) are never pooled. ``settings`` names the fields that differ between
+    the store's settings besides language, protocol, cell and precision.
     ``learned``: fraction of seeds right on the whole training range
     (frontier >= train_max); ``generalized``: fraction right beyond it
     (frontier > train_max); frontier and largest accepted n: median and max.
     """
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for r in rows:
-        s = r["spec"]
-        groups[(s["language"], s["protocol"], s["cell"], s["precision"])].append(r)
+        groups[_setting(r["spec"])].append(r)
+    varying = _varying(rows)
     out = []
-    for (lang, proto, cell, prec), rs in sorted(groups.items()):
-        tmax = rs[0]["spec"]["train_max"]
+    for key, rs in sorted(groups.items(), key=lambda kv: repr(kv[0])):
+        spec = dict(key)
+        tmax = spec["train_max"]
         done = [r for r in rs if r["status"] == "done"]
         fr = np.array([r["metrics"].get("frontier", -1) for r in done], dtype=float)
         mx = np.array([r["metrics"].get("max_accepted_n") or -1 for r in done], dtype=float)
         out.append(
             {
-                "language": lang,
-                "protocol": proto,
-                "cell": cell,
-                "precision": prec,
+                "language": spec["language"],
+                "protocol": spec["protocol"],
+                "cell": spec["cell"],
+                "precision": spec["precision"],
+                "settings": setting_label(spec, varying),
+                "spec": spec,
                 "seeds": len(rs),
                 "failed": len(rs) - len(done),
                 "train_max": tmax,
@@ -66,22 +132,26 @@ def summarize(rows: list[dict]) -> list[dict]:
                 else None,
             }
         )
+    out.sort(key=lambda g: (g["language"], g["protocol"], g["cell"], g["precision"],
+                            g["settings"]))  # fmt: skip
     return out
 
 
 def _per_seed_table(rows: list[dict], analysis: dict[str, dict] | None = None) -> list[str]:
+    varying = _varying(rows)
     head = (
-        "| language | cell | seed | status | epochs | val acc | frontier | max accepted n "
-        "| first near miss accepted | train s |"
+        "| language | protocol | cell | precision | settings | seed | status | epochs | val acc "
+        "| frontier | max accepted n | first near miss accepted | train s |"
     )
     lines = [head + (" counting units: best unit |" if analysis is not None else "")]
-    lines.append("|" + "---|" * (10 + (analysis is not None)))
-    for r in sorted(
-        rows, key=lambda r: (r["spec"]["language"], r["spec"]["cell"], r["spec"]["seed"])
-    ):
+    lines.append("|" + "---|" * (13 + (analysis is not None)))
+    for r in sorted(rows, key=lambda r: (r["spec"]["language"], r["spec"]["protocol"],
+                                         r["spec"]["cell"], r["spec"]["precision"],
+                                         setting_label(r["spec"], varying), r["spec"]["seed"])):  # fmt: skip
         s, m = r["spec"], r["metrics"]
         lines.append(
-            f"| {s['language']} | {s['cell']} | {s['seed']} | {r['status']} | "
+            f"| {s['language']} | {s['protocol']} | {s['cell']} | {s['precision']} | "
+            f"{setting_label(s, varying)} | {s['seed']} | {r['status']} | "
             f"{_fmt(m.get('epochs_run'))} | {_fmt(m.get('val_accuracy'))} | {_fmt(m.get('frontier'))} | "
             f"{_fmt(m.get('max_accepted_n'))} | {_fmt(m.get('first_near_miss_accepted_n'))} | "
             f"{_fmt(r.get('train_seconds'))} |"
@@ -92,18 +162,29 @@ def _per_seed_table(rows: list[dict], analysis: dict[str, dict] | None = None) -
 
 def _summary_table(summary: list[dict]) -> list[str]:
     lines = [
-        "| language | cell | precision | seeds | learned (frontier ≥ train max) | generalized "
-        "(frontier > train max) | frontier median / max | max accepted n (median) | train s (mean) |",
-        "|" + "---|" * 9,
+        "| language | protocol | cell | precision | settings | seeds | learned (frontier ≥ train "
+        "max) | generalized (frontier > train max) | frontier median / max | max accepted n "
+        "(median) | train s (mean) |",
+        "|" + "---|" * 11,
     ]
     for g in summary:
         lines.append(
-            f"| {g['language']} | {g['cell']} | {g['precision']} | {g['seeds']} | "
+            f"| {g['language']} | {g['protocol']} | {g['cell']} | {g['precision']} | "
+            f"{g['settings']} | {g['seeds']} | "
             f"{g['learned']:.0%} | {g['generalized']:.0%} | {_fmt(g['frontier_median'])} / "
             f"{_fmt(g['frontier_max'])} | {_fmt(g['max_accepted_median'])} | "
             f"{_fmt(g['train_seconds_mean'])} |"
         )
     return lines
+
+
+def _common_settings(rows: list[dict]) -> str:
+    """The spec fields every run shares (but the table's columns and the seed)."""
+    if not rows:
+        return ""
+    varying = set(_varying(rows)) | set(COLUMNS) | {"seed"}
+    spec = rows[0]["spec"]
+    return ", ".join(f"{k}={_fmt(spec[k])}" for k in sorted(spec) if k not in varying)
 
 
 def _reference_table(refs: list[dict], analysis: dict[str, dict] | None = None) -> list[str]:
@@ -127,7 +208,11 @@ def _reference_table(refs: list[dict], analysis: dict[str, dict] | None = None) 
 def _comparison(summary: list[dict], refs: list[dict], paper: dict) -> list[str]:
     lines = []
     for lang, claim in paper.items():
-        by = {g["cell"]: g for g in summary if g["language"] == lang}
+        by = {
+            g["cell"] + ("" if g["settings"] == "–" else f" ({g['settings']})"): g
+            for g in summary
+            if g["language"] == lang
+        }
         if not by:
             continue
         lines.append(f"- **{lang}** — paper: {claim}.")
@@ -172,10 +257,16 @@ def _plots(rows: list[dict], refs: list[dict], out_dir: Path) -> list[Path]:
             for r in rows
             if r["spec"]["language"] == lang and r["status"] == "done" and r["curves"]
         ]
-        cells = sorted({r["spec"]["cell"] for r in rs})
+        keys = [k for k in ("protocol", "precision", *_varying(rs))
+                if len({repr(x["spec"].get(k)) for x in rs}) > 1]  # fmt: skip
+
+        def series(r, keys=keys):
+            return " ".join([r["spec"]["cell"]] + [f"{k}={_fmt(r['spec'].get(k))}" for k in keys])
+
+        cells = sorted({series(r) for r in rs})
         fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
         for k, cell in enumerate(cells):
-            cr = [r for r in rs if r["spec"]["cell"] == cell]
+            cr = [r for r in rs if series(r) == cell]
             xk, yk = ("n", "correct") if "n" in cr[0]["curves"] else ("length", "accuracy")
             ns = np.asarray(cr[0]["curves"][xk])
             ok = np.array([np.asarray(r["curves"][yk], dtype=float)[: len(ns)] for r in cr])
@@ -196,11 +287,21 @@ def _plots(rows: list[dict], refs: list[dict], out_dir: Path) -> list[Path]:
             ylabel="frontier (largest n with all n' <= n right)", title=f"{lang}: frontier per seed"
         )
         fig.tight_layout()
-        p = out_dir / f"{lang}.png"
+        p = _inside(out_dir, f"{safe_filename(lang)}.png")
         fig.savefig(p, dpi=100)
         plt.close(fig)
         paths.append(p)
     return paths
+
+
+def _open_existing(store_path: str | Path) -> ResultsStore:
+    """Open a store that exists (a report never creates one)."""
+    path = Path(store_path)
+    if path.is_dir():
+        raise IsADirectoryError(f"results store {path} is a folder, not a store file")
+    if not path.is_file():
+        raise FileNotFoundError(f"results store {path} does not exist (nothing was created)")
+    return ResultsStore(path)
 
 
 def markdown_report(
@@ -218,10 +319,13 @@ def markdown_report(
     ``analysis`` (from :func:`network_analysis`) adds a counters column and a
     section on counting units and extracted automata.
     """
-    with ResultsStore(store_path) as st:
+    with _open_existing(store_path) as st:
         rows = st.rows(sweep=sweep)
     summary = summarize(rows)
     lines = [f"# {title}", ""]
+    common = _common_settings(rows)
+    if common:
+        notes = [*(notes or []), f"Settings shared by every run: {common}."]
     for n in notes or []:
         lines.append(f"- {n}")
     if notes:
@@ -278,9 +382,9 @@ def write_report(
     automata (:func:`network_analysis`; DOT files under ``out_dir/automata``).
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with ResultsStore(store_path) as st:
+    with _open_existing(store_path) as st:
         rows = st.rows(sweep=sweep)
+    out.mkdir(parents=True, exist_ok=True)
     plots = _plots(rows, references or [], out)
     analysis = network_analysis(rows, references, out) if analyse else None
     text = markdown_report(store_path, sweep, references, title, paper, notes, plots, analysis)
@@ -301,6 +405,10 @@ def _load_net(path: str | Path, out_dir: Path | None):
         p = out_dir / "models" / p.name
     if not p.exists():
         return None
+    if p.suffix == ".data":  # a released network, as its authors published it
+        from expressivity.interop import WEISS2018_ALPHABETS
+
+        return ex.load_weiss2018(p, alphabet=WEISS2018_ALPHABETS[p.name.split("_")[0]])
     with np.load(p, allow_pickle=False) as z:
         weiss = "__meta__" not in z.files
     return ex.load_weiss2018(p) if weiss else ex.Network.load(p)
@@ -364,7 +472,7 @@ def network_analysis(
             info["dfa_fidelity"] = ext.fidelity
             if out is not None:
                 (out / "automata").mkdir(parents=True, exist_ok=True)
-                dot = out / "automata" / f"{stem}.dot"
+                dot = _inside(out / "automata", f"{safe_filename(stem)}.dot")
                 dot.write_text(ext.dfa.to_dot(name=stem.replace("-", "_")))
                 info["dot"] = f"automata/{dot.name}"
         res[key] = info

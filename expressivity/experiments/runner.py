@@ -116,7 +116,8 @@ def _finish(run: dict, res, out: Path, t0: float) -> dict:
                         far=far, train_min=spec.train_min)  # fmt: skip
     t2 = time.perf_counter()
     (out / "models").mkdir(parents=True, exist_ok=True)
-    model = res.net.save(out / "models" / f"{spec.spec_hash}.npz")
+    model = res.net.save(out / "models" / f"{spec.spec_hash}.npz",
+                         training=dict(spec.to_dict(), spec_hash=spec.spec_hash))  # fmt: skip
     last = res.history[-1] if res.history else {}
     metrics = dict(
         ev.metrics,
