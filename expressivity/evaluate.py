@@ -5,15 +5,30 @@ never a single number:
 
 - :func:`evaluate_counting` for languages with one member per size ``n``
   (``anbn``, ``anbncn``, ...): is ``a^n b^n`` accepted, is any near miss
-  (``a^n b^(n±1)``, ...) accepted, is every next-symbol set predicted right,
-  for every ``n`` up to far beyond training, plus the largest ``n`` accepted,
-  the first ``n`` whose near misses are accepted and the generalization
-  frontier (largest ``n`` such that every ``n' <= n`` is right).
+  accepted, is every next-symbol set predicted right, for every ``n`` up to
+  far beyond training, plus the generalization frontier, searched densely past
+  the curve until the first failure (:func:`search_frontier`).
 - :func:`evaluate_by_length` for any language: accuracy of the head's
   acceptance decision on sampled positives and negatives of every length.
 
+The frontier (docs/frontier.md)
+-------------------------------
+For a counter language with one member ``lang.positive_of_n(n)`` per size, ``n``
+is *right* when that member is accepted, none of its near misses
+``lang.near_misses(n)`` is accepted (the one definition of near misses, in the
+language: every word with one block count changed by ±1, so ``a^n b^(n±1)`` and
+``a^(n±1) b^n`` for ``a^n b^n``, the six analogous words for ``a^n b^n c^n``),
+and, for the ``next-set`` head, every next-symbol set is predicted right. The
+frontier is the largest ``N`` such that every ``n`` in ``1..N`` is right
+(``0`` when ``n = 1`` already fails; the empty word carries no count and is not
+part of it). It depends only on the network and the language: the search walks
+``n = 1, 2, 3, ...`` densely until the first failure, so the range evaluated
+can only leave it *unknown* (a lower bound, when no failure appeared up to the
+limit, ``DEFAULT_FRONTIER_LIMIT = 10**4`` by default), never make it smaller or
+larger. Every frontier is a :class:`Frontier`, which says how far it was
+checked and why the walk stopped.
+
 :func:`word_correct` is the per-word criterion the trainer uses: for the
-``accept`` head, acceptance equals the label; for the predictive heads
 ``accept`` and ``next-symbol`` heads, acceptance equals the label; for the
 ``next-set`` head a positive is correct when at every prefix the set of outputs
 above the threshold equals the language's allowed next set (Suzgun et al.
@@ -28,25 +43,43 @@ Examples
 >>> from expressivity.languages import get_language
 >>> net = ex.Network.create("lstm", "ab", 4, head="next-symbol", rng=np.random.default_rng(0))
 >>> ev = evaluate_counting(net, get_language("anbn"), n_max=5)
->>> ev.curves["n"].tolist(), ev.metrics["frontier"]
-([0, 1, 2, 3, 4, 5], -1)
+>>> ev.curves["n"].tolist(), ev.metrics["frontier"], ev.metrics["frontier_first_failure"]
+([0, 1, 2, 3, 4, 5], 0, 1)
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from itertools import groupby
+from typing import Any
 
 import numpy as np
 
 __all__ = [
+    "DEFAULT_FRONTIER_LIMIT",
     "EvalResult",
+    "Frontier",
     "evaluate_by_length",
     "evaluate_counting",
+    "format_spacing",
     "frontier",
     "predicted_sets_correct",
+    "describe_word",
+    "search_frontier",
     "word_correct",
 ]
+
+#: Largest n the dense frontier search checks unless told otherwise.
+DEFAULT_FRONTIER_LIMIT = 10_000
+#: Padded symbols (words x longest word) per forward call of the search: bounds
+#: the forward's workspace (about 300 bytes per symbol for a 10-unit LSTM).
+FRONTIER_BATCH_SYMBOLS = 1 << 19
+#: A break is put down to a unit running out of the format's range when, along
+#: the member's first block, the format's spacing at the unit's value reaches
+#: this multiple of the unit's step per symbol (0.5: one step changes the value
+#: by at most one spacing, so increments are rounded by up to their own size).
+PRECISION_RATIO = 0.5
 
 
 @dataclass
@@ -90,6 +123,312 @@ def frontier(xs: Sequence[int], ok: Sequence[bool]) -> int:
     if len(bad) == 0:
         return int(xs[-1])
     return int(xs[bad[0]]) - 1
+
+
+def format_spacing(precision: Any, x: float) -> float:
+    """Spacing of representable values of a number format at magnitude ``|x|``.
+
+    ``precision`` is a :class:`~expressivity.precision.Precision` or a format
+    name. Fixed point has one spacing (its resolution); a float's spacing at
+    ``|x|`` is ``eps * 2**floor(log2 |x|)`` (the subnormal step near zero).
+    Adding ``d`` to ``x`` is lost to rounding once the spacing exceeds ``2 |d|``:
+    a counter of step 1 stops at the format's integer range ``2**(Y+1)``.
+
+    Examples
+    --------
+    >>> from expressivity.precision import parse_precision
+    >>> format_spacing(parse_precision("float16"), 2048.0)
+    2.0
+    >>> format_spacing("float32", 1.0) == 2.0**-23
+    True
+    """
+    if isinstance(precision, str):
+        from expressivity.precision import parse_precision
+
+        precision = parse_precision(precision)
+    if getattr(precision, "kind", None) == 2:  # fixed point
+        return float(precision.resolution)
+    eps = float(precision.eps)
+    tiny = float(precision.smallest_subnormal)
+    ax = abs(float(x))
+    if ax == 0.0 or not np.isfinite(ax):
+        return tiny if ax == 0.0 else float("inf")
+    return float(max(eps * 2.0 ** np.floor(np.log2(ax)), tiny))
+
+
+def describe_word(word: str) -> str:
+    """Run-length form of a word, ``"a^3 b^4"`` for ``"aaabbbb"`` (``"ε"`` when empty).
+
+    Examples
+    --------
+    >>> describe_word("aaabbbb"), describe_word("")
+    ('a^3 b^4', 'ε')
+    """
+    if not word:
+        return "ε"
+    return " ".join(f"{s}^{len(list(g))}" for s, g in groupby(word))
+
+
+@dataclass(frozen=True)
+class Frontier:
+    """A generalization frontier and how far it was checked.
+
+    Attributes
+    ----------
+    value : int
+        Largest ``N`` with every ``n`` in ``start..N`` right (``start - 1`` when
+        ``start`` fails). Exact when ``first_failure`` is set, else a lower bound.
+    checked_to : int
+        Every ``n`` in ``start..checked_to`` was evaluated (``first_failure`` when
+        there is one, else the limit of the search).
+    first_failure : int or None
+        The first ``n`` that is not right; None when none failed up to ``checked_to``.
+    reason : str
+        Why the walk stopped: ``"limit"`` (no failure up to the limit),
+        ``"positive rejected"``, ``"next set wrong"`` or ``"near miss accepted"``.
+    failed_on : str
+        The failing word in run-length form (``"a^440 b^441"``); empty for ``"limit"``.
+    start : int
+        First ``n`` of the walk (1 by the definition; see the module docstring).
+    criterion : str
+        ``"correct"`` (member accepted, near misses rejected, next sets right) or
+        ``"accepted"`` (members only: how far ``a^n b^n`` is accepted).
+    precision_explains : bool or None
+        True when the same weights at ``float64`` get ``first_failure`` right (the
+        number format causes the break); False when they fail it too; None when
+        not tested (no failure, or the network already runs at ``float64``).
+    explanation : str
+        For a break the format explains: the unit whose value ran into the
+        format (its value, the format's spacing there, its step per symbol).
+
+    Examples
+    --------
+    >>> f = Frontier(439, 440, 440, "near miss accepted", "a^440 b^441")
+    >>> f.exact, str(f)
+    (True, '439 (n = 440 fails: near miss accepted, a^440 b^441)')
+    >>> str(Frontier(10000, 10000, None, "limit"))
+    '>= 10000 (no failure up to n = 10000)'
+    """
+
+    value: int
+    checked_to: int
+    first_failure: int | None
+    reason: str
+    failed_on: str = ""
+    start: int = 1
+    criterion: str = "correct"
+    precision_explains: bool | None = None
+    explanation: str = ""
+
+    @property
+    def exact(self) -> bool:
+        """True when a failure was found, so ``value`` is the frontier itself."""
+        return self.first_failure is not None
+
+    def __str__(self) -> str:
+        if not self.exact:
+            return f">= {self.value} (no failure up to n = {self.checked_to})"
+        s = f"{self.value} (n = {self.first_failure} fails: {self.reason}, {self.failed_on})"
+        if self.precision_explains:
+            s += f"; the number format explains it: {self.explanation}"
+        return s
+
+    def to_json(self) -> dict:
+        """Plain dict (for the results store)."""
+        return asdict(self)
+
+
+def _near_misses_of(lang: Any, n: int) -> list[str]:
+    """The near misses of size ``n``: the language's own definition, nothing else."""
+    return list(lang.near_misses(int(n)))
+
+
+def _judge(net, lang, ns: Sequence[int], criterion: str) -> list[tuple[str, str] | None]:
+    """For each n: None when right, else (reason, failing word), in one forward per kind."""
+    pos = [lang.positive_of_n(int(n)) for n in ns]
+    acc = net.accepts(pos)
+    sets_ok = np.ones(len(ns), dtype=bool)
+    nm_first: list[str | None] = [None] * len(ns)
+    if criterion == "correct":
+        if net.head == "next-set":
+            idx = np.flatnonzero(acc)
+            if idx.size:
+                sets_ok[idx] = predicted_sets_correct(net, [pos[i] for i in idx], lang)
+        nm_lists = [_near_misses_of(lang, n) for n in ns]
+        uniq = list(dict.fromkeys(w for ws in nm_lists for w in ws))
+        if uniq:
+            verdict = dict(zip(uniq, net.accepts(uniq).tolist()))
+            for i, ws in enumerate(nm_lists):
+                nm_first[i] = next((w for w in ws if verdict[w]), None)
+    out: list[tuple[str, str] | None] = []
+    for i in range(len(ns)):
+        if not acc[i]:
+            out.append(("positive rejected", pos[i]))
+        elif not sets_ok[i]:
+            out.append(("next set wrong", pos[i]))
+        elif nm_first[i] is not None:
+            out.append(("near miss accepted", nm_first[i]))
+        else:
+            out.append(None)
+    return out
+
+
+def _precision_check(net, lang, n: int, criterion: str) -> tuple[bool | None, str]:
+    """Does the break at ``n`` go away at float64? And which unit ran into the format."""
+    prec = net.precision
+    if getattr(prec, "name", "") == "float64":
+        return None, ""
+    wide = net.with_precision("float64")
+    fixed = _judge(wide, lang, [n], criterion)[0] is None
+    if not fixed:
+        return False, ""
+    # the unit that ran into the format: along the first block of the member,
+    # the largest ratio of spacing at its final value to its step per symbol
+    word = lang.positive_of_n(int(n))
+    run = len(word) - len(word.lstrip(word[:1])) if word else 0
+    if run < 2:
+        return True, ""
+    s = np.asarray(net.states([word[:run]])[0], dtype=np.float64)
+    d = np.abs(np.diff(s, axis=0))
+    step = np.median(d[: max(1, run // 2)], axis=0)
+    h = int(net.hidden_size)
+    best, best_ratio = -1, 0.0
+    for u in range(s.shape[1]):
+        if step[u] <= 0 or not np.isfinite(step[u]):
+            continue
+        v = float(np.max(np.abs(s[:, u])))
+        ratio = format_spacing(prec, v) / float(step[u])
+        if not np.isfinite(v) or v >= float(prec.max_value):
+            ratio = np.inf
+        if ratio > best_ratio:
+            best, best_ratio = u, ratio
+    if best < 0:
+        return True, ""
+    name = ("c" if s.shape[1] == 2 * h and best >= h else "h") + str(best % h)
+    v = float(np.max(np.abs(s[:, best])))
+    sp, st = format_spacing(prec, v), float(step[best])
+    if best_ratio >= PRECISION_RATIO:
+        return True, (
+            f"unit {name} reaches |{v:.6g}| along {describe_word(word[:run])}, where the "
+            f"spacing of {prec} ({sp:.3g}) is >= {PRECISION_RATIO:g} x its step per symbol "
+            f"({st:.3g}): the format's range for that step is used up"
+        )
+    return True, (
+        f"the same weights at float64 get n = {n} right, but no unit runs out of the "
+        f"format's range (largest spacing/step: unit {name}, {sp:.3g} / {st:.3g}): "
+        "accumulated rounding"
+    )
+
+
+def search_frontier(
+    net,
+    lang,
+    *,
+    start: int = 1,
+    limit: int = DEFAULT_FRONTIER_LIMIT,
+    criterion: str = "correct",
+    batch_symbols: int = FRONTIER_BATCH_SYMBOLS,
+    explain: bool = True,
+    _known: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Frontier:
+    """Walk ``n = start, start + 1, ...`` densely until the first failure or ``limit``.
+
+    The words are evaluated in growing batches (8, 16, 32, ... sizes ``n`` per
+    forward, each batch holding at most ``batch_symbols`` padded symbols), so a
+    network that fails early costs one small forward and one that counts to
+    ``10**4`` costs a few hundred. Near misses shared by neighbouring ``n``
+    (``a^n b^(n+1)`` is also ``a^((n+1)-1) b^(n+1)``) are run once per batch.
+
+    Parameters
+    ----------
+    net : Network
+    lang : Language
+        A counter language with ``positive_of_n`` and ``near_misses``.
+    start : int
+        First n (the frontier's definition starts at 1; see the module docstring).
+    limit : int
+        Largest n checked (default :data:`DEFAULT_FRONTIER_LIMIT`).
+    criterion : {"correct", "accepted"}
+        ``"correct"``: member accepted, near misses rejected and (``next-set``
+        head) next sets right; ``"accepted"``: the member alone.
+    batch_symbols : int
+        Bound on padded symbols per forward (memory).
+    explain : bool
+        At a failure, test whether the same weights at float64 get it right
+        (one more small forward) and name the unit that ran into the format.
+
+    Returns
+    -------
+    Frontier
+
+    Raises
+    ------
+    ValueError
+        For ``start < 0``, ``limit < start``, an unknown criterion or a
+        language without canonical members.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import expressivity as ex
+    >>> from expressivity.languages import get_language
+    >>> net = ex.Network.create("lstm", "ab", 4, head="accept", rng=np.random.default_rng(0))
+    >>> f = search_frontier(net, get_language("anbn"))
+    >>> f.value, f.checked_to, f.reason
+    (0, 1, 'near miss accepted')
+    """
+    if criterion not in ("correct", "accepted"):
+        raise ValueError(f"criterion must be 'correct' or 'accepted', got {criterion!r}")
+    start, limit = int(start), int(limit)
+    if start < 0 or limit < start:
+        raise ValueError(f"need 0 <= start <= limit, got start={start}, limit={limit}")
+    if int(batch_symbols) < 1:
+        raise ValueError(f"batch_symbols must be >= 1, got {batch_symbols}")
+    try:
+        lang.positive_of_n(start)
+    except (AttributeError, NotImplementedError) as err:
+        raise ValueError(
+            f"language {getattr(lang, 'name', lang)!r} has no canonical members positive_of_n(n)"
+        ) from err
+    n = start
+    fail: int | None = None
+    if _known is not None:  # results already computed densely from `start` on
+        kn, kok = (np.asarray(a) for a in _known)
+        sel = kn >= start
+        kn, kok = kn[sel], kok[sel].astype(bool)
+        dense = np.flatnonzero(kn != np.arange(start, start + len(kn)))
+        m = int(dense[0]) if dense.size else len(kn)
+        bad = np.flatnonzero(~kok[:m])
+        if bad.size:
+            fail = int(kn[bad[0]])
+        elif m:
+            n = int(kn[m - 1]) + 1
+    verdict = None
+    if fail is not None:
+        verdict = _judge(net, lang, [fail], criterion)[0]
+        if verdict is None:  # inconsistent prior results: fall back to the walk
+            fail, n = None, start
+    size = 8
+    per_n = 1 + (len(_near_misses_of(lang, max(start, 1))) if criterion == "correct" else 0)
+    while fail is None and n <= limit:
+        longest = int(lang.length_of_n(min(n + size, limit))) + 1
+        fit = max(1, int(batch_symbols) // (per_n * max(longest, 1)))
+        hi = min(limit, n + min(size, fit) - 1)
+        ns = list(range(n, hi + 1))
+        res = _judge(net, lang, ns, criterion)
+        bad = [i for i, r in enumerate(res) if r is not None]
+        if bad:
+            fail, verdict = ns[bad[0]], res[bad[0]]
+            break
+        n = hi + 1
+        size *= 2
+    if fail is None:
+        return Frontier(limit, limit, None, "limit", "", start, criterion)
+    explains, text = _precision_check(net, lang, fail, criterion) if explain else (None, "")
+    return Frontier(
+        fail - 1, fail, fail, verdict[0], describe_word(verdict[1]), start, criterion,
+        explains, text,
+    )  # fmt: skip
 
 
 def predicted_sets_correct(net, words: Sequence[str], lang) -> np.ndarray:
@@ -140,8 +479,13 @@ def evaluate_counting(
     n_min: int = 0,
     far: int | None = None,
     train_max: int | None = None,
+    frontier_limit: int | None = DEFAULT_FRONTIER_LIMIT,
 ) -> EvalResult:
     """Acceptance of ``positive_of_n(n)`` and of its near misses for every n in [n_min, n_max].
+
+    The curves stop at ``n_max``; the frontiers do not: they are searched densely
+    past it (:func:`search_frontier`, from ``n = 1``) until the first failure or
+    ``frontier_limit``, reusing the curve's results.
 
     Parameters
     ----------
@@ -151,6 +495,9 @@ def evaluate_counting(
     far : optional larger n evaluated at a few log-spaced points beyond ``n_max``
         (positives only; shows how far acceptance reaches; not used for the frontier)
     train_max : the largest training n, recorded so reports can give the ratio
+    frontier_limit : largest n the frontier search checks (default
+        :data:`DEFAULT_FRONTIER_LIMIT`); None: no search past ``n_max`` (the
+        frontier then says it was checked only to ``n_max``)
 
     Returns
     -------
@@ -158,9 +505,16 @@ def evaluate_counting(
         curves ``n``, ``accepted`` (positive accepted), ``near_miss_accepted``
         (any near miss accepted), ``correct`` (accepted, no near miss accepted,
         and, for the next-set head, every next set right), ``far_n``/``far_accepted``
-        in ``metrics``; metrics ``max_accepted_n``, ``first_near_miss_accepted_n``
-        (None if none), ``frontier`` (largest n with every n' <= n correct),
-        ``accept_frontier`` (the same for positives only), ``e1`` (smallest n
+        in ``metrics``; metrics ``frontier`` (largest n with every n' in 1..n
+        correct; see the module docstring) with ``frontier_checked_to``,
+        ``frontier_first_failure`` (None: none up to ``frontier_checked_to``, and
+        ``frontier`` is a lower bound), ``frontier_reason``, ``frontier_failed_on``,
+        ``frontier_precision_explains`` and ``frontier_explanation``;
+        ``accept_frontier`` (the same for positives only) with
+        ``accept_frontier_checked_to`` and ``accept_frontier_first_failure``;
+        ``max_accepted_n`` (largest n accepted by the curve, the accept
+        frontier or the far points), ``first_near_miss_accepted_n`` (None if none
+        up to ``n_max`` or the frontier's failure), ``e1`` (smallest n in the curve
         mispredicted, Suzgun et al. 2019), ``accuracy_train``/``accuracy_beyond``.
     """
     if n_min < 0 or n_max < n_min:
@@ -179,12 +533,29 @@ def evaluate_counting(
     else:
         sets_ok = predicted_sets_correct(net, pos, lang)
     correct = acc & ~nm_acc & sets_ok
+    limit = max(int(n_max) if frontier_limit is None else int(frontier_limit), int(n_max), 1)
+    fr = search_frontier(net, lang, limit=limit, _known=(ns, correct))
+    fa = search_frontier(net, lang, limit=limit, criterion="accepted", _known=(ns, acc))
+    first_nm = int(ns[nm_acc][0]) if nm_acc.any() else None
+    if first_nm is None and fr.reason == "near miss accepted":
+        first_nm = fr.first_failure
+    max_acc = int(ns[acc].max()) if acc.any() else None
+    if fa.value >= 1:
+        max_acc = max(max_acc or 0, fa.value)
     metrics: dict = {
         "n_max_evaluated": int(n_max),
-        "max_accepted_n": int(ns[acc].max()) if acc.any() else None,
-        "first_near_miss_accepted_n": int(ns[nm_acc][0]) if nm_acc.any() else None,
-        "frontier": frontier(ns, correct),
-        "accept_frontier": frontier(ns, acc),
+        "max_accepted_n": max_acc,
+        "first_near_miss_accepted_n": first_nm,
+        "frontier": fr.value,
+        "frontier_checked_to": fr.checked_to,
+        "frontier_first_failure": fr.first_failure,
+        "frontier_reason": fr.reason,
+        "frontier_failed_on": fr.failed_on,
+        "frontier_precision_explains": fr.precision_explains,
+        "frontier_explanation": fr.explanation,
+        "accept_frontier": fa.value,
+        "accept_frontier_checked_to": fa.checked_to,
+        "accept_frontier_first_failure": fa.first_failure,
         "e1": int(ns[~correct][0]) if (~correct).any() else None,
     }
     if train_max is not None:
@@ -225,7 +596,10 @@ def evaluate_by_length(
     Returns curves ``length``, ``accuracy`` (all words of that length),
     ``positive_accuracy``, ``negative_accuracy`` (NaN where there are none),
     ``count``; metrics ``frontier`` (largest length with every shorter one fully
-    right), ``accuracy_train``/``accuracy_beyond`` when ``train_max`` is given.
+    right; checked only on the sampled words of the lengths given, so with
+    ``frontier_first_failure`` None it is a lower bound, and
+    ``frontier_checked_to`` says the largest length evaluated),
+    ``accuracy_train``/``accuracy_beyond`` when ``train_max`` is given.
 
     Examples
     --------
@@ -256,7 +630,12 @@ def evaluate_by_length(
         nacc.append(float(ok[mn].mean()) if mn.any() else np.nan)
     acc_arr = np.array(accs)
     full = np.where(np.isnan(acc_arr), True, acc_arr == 1.0)
-    metrics: dict = {"frontier": frontier(xs, full), "accuracy": float(ok.mean())}
+    metrics: dict = {
+        "frontier": frontier(xs, full),
+        "frontier_checked_to": int(xs[-1]),  # sampled words: a lower bound unless it fails
+        "frontier_first_failure": int(xs[~full][0]) if (~full).any() else None,
+        "accuracy": float(ok.mean()),
+    }
     if train_max is not None:
         tr = ds.lengths <= train_max
         metrics["train_max"] = int(train_max)
