@@ -20,7 +20,13 @@ from .extract import Extraction, extract_dfa
 from .growth import StateGrowth, growth_along, reachable_states
 from .kmeans import KMeansResult, kmeans
 from .lstar import LStarResult, StatePartition, lstar
-from .plots import plot_activation_trace, plot_dfa, plot_generalization, plot_state_growth
+from .plots import (
+    plot_activation_trace,
+    plot_dfa,
+    plot_generalization,
+    plot_state_growth,
+    show_side_by_side,
+)
 from .quantize import QuantizeResult, quantize
 from .saturation import SaturationReport, SaturationStep, saturate, saturation_analysis
 
@@ -55,4 +61,5 @@ __all__ = [
     "reachable_states",
     "saturate",
     "saturation_analysis",
+    "show_side_by_side",
 ]

@@ -101,6 +101,26 @@ class Extraction:
             lines.append(f"accuracy: worst length {worst[0]} -> {worst[1]:.4f}")
         return "\n".join(lines)
 
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        """Jupyter shows the summary and the extracted automaton as a graph."""
+        import html
+
+        from expressivity.languages.dfa_io import mimebundle
+
+        bundle = mimebundle(self.dfa, text=self.summary())
+        svg = bundle.get("image/svg+xml")
+        if svg is not None:
+            bundle["text/html"] = (
+                f"<div><pre>{html.escape(self.summary())}</pre>{_strip_xml_header(svg)}</div>"
+            )
+        return bundle
+
+
+def _strip_xml_header(svg: str) -> str:
+    """The ``<svg>`` element of an SVG document (for inline HTML)."""
+    i = svg.find("<svg")
+    return svg[i:] if i >= 0 else svg
+
 
 def _vote(
     ps: PrefixStates, labels: np.ndarray, k: int, end_ok: np.ndarray, allowed: np.ndarray

@@ -1,11 +1,15 @@
 """Pictures: automaton graphs, activation traces, generalization and state-growth curves.
 
 matplotlib is imported inside the functions and drawn with the Agg canvas (no
-pyplot state is touched); Graphviz is used through ``DFA.render``.
+pyplot state is touched). Automata are drawn by Graphviz when its ``dot`` program
+is on the PATH, else by networkx + matplotlib (see
+:mod:`expressivity.languages.dfa_io`); a ``DFA`` or an ``Extraction`` left at the
+end of a Jupyter cell shows as a graph by itself.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,10 +17,12 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "SideBySide",
     "plot_activation_trace",
     "plot_dfa",
     "plot_generalization",
     "plot_state_growth",
+    "show_side_by_side",
 ]
 
 
@@ -36,14 +42,118 @@ def _save(fig: Any, path: str | Path | None) -> None:
         fig.savefig(str(path), bbox_inches="tight", dpi=120)
 
 
-def plot_dfa(dfa: Any, path: str | Path, format: str = "svg") -> Any:
-    """Render an automaton with Graphviz (``DFA.render``); returns what it returns.
+def plot_dfa(dfa: Any, path: str | Path, format: str = "svg", engine: str = "auto") -> Path:
+    """Write a picture of an automaton (a ``DFA`` or an ``Extraction``'s); returns its path.
+
+    Parameters
+    ----------
+    dfa : DFA or Extraction
+    path : path
+        The extension of ``format`` is added when missing (``"out/parity"`` ->
+        ``out/parity.svg``) and replaces another picture extension, so the PNG of
+        an automaton never overwrites its SVG.
+    format : {"svg", "png", "pdf"}
+    engine : {"auto", "graphviz", "matplotlib"}
+        ``"auto"``: Graphviz when ``dot`` is on the PATH, else networkx + matplotlib.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
 
     Examples
     --------
-    >>> plot_dfa(ext.dfa, "parity", "svg")     # doctest: +SKIP
+    >>> plot_dfa(ext.dfa, "figures/parity", "svg")     # doctest: +SKIP
+    PosixPath('figures/parity.svg')
     """
-    return dfa.render(path, format=format)
+    from expressivity.languages.dfa_io import render
+
+    return render(_as_dfa(dfa), path, format=format, engine=engine)
+
+
+def _as_dfa(obj: Any) -> Any:
+    dfa = getattr(obj, "dfa", obj)
+    if not hasattr(dfa, "transition_table"):
+        raise TypeError(f"expected a DFA or an Extraction, got {type(obj).__name__}")
+    return dfa
+
+
+class SideBySide:
+    """Automata drawn next to each other, with titles; Jupyter displays it as HTML.
+
+    Made by :func:`show_side_by_side`. ``svgs`` holds each picture's SVG text;
+    :meth:`save` writes them into one HTML file.
+    """
+
+    def __init__(self, svgs: list[str], titles: list[str], texts: list[str]) -> None:
+        self.svgs = svgs
+        self.titles = titles
+        self.texts = texts
+
+    def _repr_html_(self) -> str:
+        cells = []
+        for svg, title in zip(self.svgs, self.titles):
+            body = svg[svg.find("<svg") :] if "<svg" in svg else svg
+            cells.append(
+                '<div style="display:inline-block; vertical-align:top; margin:0 1em 1em 0; '
+                f'text-align:center"><div style="font-weight:bold">{html.escape(title)}</div>'
+                f"{body}</div>"
+            )
+        return (
+            '<div style="display:flex; flex-wrap:wrap; align-items:flex-start">'
+            + "".join(cells)
+            + "</div>"
+        )
+
+    def __repr__(self) -> str:
+        return "\n".join(f"{t}: {x}" for t, x in zip(self.titles, self.texts))
+
+    def save(self, path: str | Path) -> Path:
+        """Write the pictures into one HTML file (``.html`` is added when missing)."""
+        path = Path(path)
+        if path.suffix.lower() not in (".html", ".htm"):
+            path = path.with_name(path.name + ".html")
+        path.write_text("<!DOCTYPE html><html><body>" + self._repr_html_() + "</body></html>")
+        return path
+
+
+def show_side_by_side(
+    *automata: Any, titles: Sequence[str] | None = None, engine: str = "auto"
+) -> SideBySide:
+    """Show automata next to each other (e.g. an extracted DFA beside the true one).
+
+    Parameters
+    ----------
+    *automata : DFA or Extraction
+        Two or more (one works too).
+    titles : sequence of str, optional
+        One per automaton (default: ``"A (n states)"``, ``"B (n states)"``, ...).
+    engine : {"auto", "graphviz", "matplotlib"}
+        ``"auto"``: Graphviz when ``dot`` is on the PATH, else networkx + matplotlib.
+
+    Returns
+    -------
+    SideBySide
+        Displays as the pictures in a row in Jupyter (the last expression of a
+        cell, or ``IPython.display.display(...)``); ``.save("x.html")`` writes it.
+
+    Examples
+    --------
+    >>> show_side_by_side(ext.dfa, lang.dfa(), titles=["L*", "true"])   # doctest: +SKIP
+    """
+    from expressivity.languages.dfa_io import to_svg
+
+    if not automata:
+        raise ValueError("show_side_by_side needs at least one automaton")
+    dfas = [_as_dfa(a) for a in automata]
+    if titles is None:
+        titles = [
+            f"{chr(65 + i) if i < 26 else i} ({d.n_states} states)" for i, d in enumerate(dfas)
+        ]
+    titles = [str(t) for t in titles]
+    if len(titles) != len(dfas):
+        raise ValueError(f"{len(titles)} titles for {len(dfas)} automata: give one per automaton")
+    return SideBySide([to_svg(d, engine=engine) for d in dfas], titles, [repr(d) for d in dfas])
 
 
 def plot_activation_trace(

@@ -513,11 +513,23 @@ class DFA:
 
         return to_dot(self, name=name)
 
-    def render(self, path, format: str = "svg", fallback: bool = False):
-        """Render with Graphviz ``dot`` to SVG/PNG (see :func:`...dfa_io.render`)."""
+    def render(self, path, format: str = "svg", fallback: bool = False, engine: str = "graphviz"):
+        """Write a picture (SVG/PNG/PDF; the extension is added) (see :func:`...dfa_io.render`)."""
         from .dfa_io import render
 
-        return render(self, path, format=format, fallback=fallback)
+        return render(self, path, format=format, fallback=fallback, engine=engine)
+
+    def to_svg(self, engine: str = "auto") -> str:
+        """SVG text: Graphviz when ``dot`` is on the PATH, else matplotlib (see ``dfa_io``)."""
+        from .dfa_io import to_svg
+
+        return to_svg(self, engine=engine)
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        """Jupyter shows the automaton as a graph (SVG), not only its text repr."""
+        from .dfa_io import mimebundle
+
+        return mimebundle(self)
 
     def to_aalpy(self):
         """Convert to an ``aalpy`` DFA (requires the optional ``aalpy`` package)."""
@@ -526,11 +538,11 @@ class DFA:
         return to_aalpy(self)
 
     @classmethod
-    def from_aalpy(cls, automaton) -> DFA:
-        """Convert from an ``aalpy`` DFA."""
+    def from_aalpy(cls, automaton, alphabet: str | None = None) -> DFA:
+        """Convert from an ``aalpy`` DFA (alphabet order kept, or ``alphabet``)."""
         from .dfa_io import from_aalpy
 
-        return from_aalpy(automaton)
+        return from_aalpy(automaton, alphabet=alphabet)
 
     def to_automata_lib(self):
         """Convert to an ``automata-lib`` ``DFA`` (requires the optional package)."""
@@ -539,11 +551,11 @@ class DFA:
         return to_automata_lib(self)
 
     @classmethod
-    def from_automata_lib(cls, automaton) -> DFA:
-        """Convert from an ``automata-lib`` ``DFA``."""
+    def from_automata_lib(cls, automaton, alphabet: str | None = None) -> DFA:
+        """Convert from an ``automata-lib`` ``DFA`` (see :func:`...dfa_io.from_automata_lib`)."""
         from .dfa_io import from_automata_lib
 
-        return from_automata_lib(automaton)
+        return from_automata_lib(automaton, alphabet=alphabet)
 
 
 def _check_codes(encoded: np.ndarray, lengths: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
