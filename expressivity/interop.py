@@ -21,10 +21,12 @@ from expressivity.network import Network
 __all__ = [
     "REFERENCE_ENV",
     "find_reference",
+    "find_weiss2018",
     "from_torch",
     "load_weiss2018",
     "read_dynet_text",
     "reference_dir",
+    "released_weiss2018",
 ]
 
 #: the environment variable naming the folder that holds ``weiss2018/``
@@ -400,3 +402,75 @@ def load_weiss2018(
     return Network.from_params(
         cell, alphabet, params, head="next-symbol", precision=precision, threshold=threshold
     )
+
+
+#: the languages of the released networks and their alphabets
+WEISS2018_ALPHABETS = {"anbn": "ab", "anbncn": "abc"}
+
+
+def find_weiss2018(language: str, cell: str, directory: str | Path | None = None) -> Path:
+    """The file of a released network: ``weiss2018/{language}_{cell}.npz``, else ``…_{CELL}.data``.
+
+    The converted ``.npz`` is preferred; else the authors' file as published
+    (DyNet text), both under :func:`reference_dir`.
+
+    Parameters
+    ----------
+    language : {"anbn", "anbncn"}
+    cell : {"lstm", "gru"}
+    directory : str or Path, optional
+        The folder holding ``weiss2018/`` (else ``$EXPRESSIVITY_REFERENCE_DIR``).
+
+    Raises
+    ------
+    ValueError
+        For another language or cell.
+    FileNotFoundError
+        When the folder is not set or holds neither file; the message says how to
+        get them.
+
+    Examples
+    --------
+    >>> find_weiss2018("anbn", "lstm").name  # doctest: +SKIP
+    'anbn_lstm.npz'
+    """
+    if language not in WEISS2018_ALPHABETS or cell not in ("lstm", "gru"):
+        raise ValueError(
+            f"the released networks are {sorted(WEISS2018_ALPHABETS)} x ['gru', 'lstm'], "
+            f"got language {language!r}, cell {cell!r}"
+        )
+    folder = find_reference("weiss2018", directory)
+    names = (f"{language}_{cell}.npz", f"{language}_{cell.upper()}.data")
+    for name in names:
+        if (folder / name).is_file():
+            return folder / name
+    raise FileNotFoundError(f"neither {names[0]} nor {names[1]} is in {folder}; {HOW_TO_GET}")
+
+
+def released_weiss2018(
+    language: str, cell: str, directory: str | Path | None = None, precision: str = "float32"
+) -> Network:
+    """One of the four released networks, by language and cell (see :func:`find_weiss2018`).
+
+    Parameters
+    ----------
+    language : {"anbn", "anbncn"}
+    cell : {"lstm", "gru"}
+    directory : str or Path, optional
+        The folder holding ``weiss2018/`` (else ``$EXPRESSIVITY_REFERENCE_DIR``).
+    precision : str
+        Precision of the loaded network.
+
+    Raises
+    ------
+    ValueError, FileNotFoundError
+        As :func:`find_weiss2018`.
+
+    Examples
+    --------
+    >>> lstm = released_weiss2018("anbn", "lstm")  # doctest: +SKIP
+    >>> lstm.cell  # doctest: +SKIP
+    'lstm'
+    """
+    path = find_weiss2018(language, cell, directory)
+    return load_weiss2018(path, precision=precision, alphabet=WEISS2018_ALPHABETS[language])

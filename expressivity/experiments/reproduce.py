@@ -110,22 +110,26 @@ def evaluate_references(quick: bool = False, directory: str | Path | None = None
         When the folder is not given and the variable is unset, or ``weiss2018/``
         holds none of the four networks; the message says how to get them.
     """
-    import expressivity as ex
     from expressivity.evaluate import evaluate_counting
-    from expressivity.interop import HOW_TO_GET, find_reference
+    from expressivity.interop import (
+        HOW_TO_GET,
+        WEISS2018_ALPHABETS,
+        find_reference,
+        find_weiss2018,
+        load_weiss2018,
+    )
     from expressivity.languages import get_language
 
     directory = find_reference("weiss2018", directory)
     rows = []
     for lang_name, train_max in TASKS:
         for cell in ("lstm", "gru"):
-            lang = get_language(lang_name)
-            # converted .npz, else the authors' own file as published
-            names = (f"{lang_name}_{cell}.npz", f"{lang_name}_{cell.upper()}.data")
-            path = next((directory / n for n in names if (directory / n).exists()), None)
-            if path is None:
+            try:
+                path = find_weiss2018(lang_name, cell, directory.parent)
+            except FileNotFoundError:
                 continue
-            net = ex.load_weiss2018(path, alphabet=lang.alphabet)
+            net = load_weiss2018(path, alphabet=WEISS2018_ALPHABETS[lang_name])
+            lang = get_language(lang_name)
             tm = (2 if quick else 3) * train_max
             ev = evaluate_counting(net, lang, tm, n_min=1, far=20 * train_max, train_max=train_max)
             rows.append(
