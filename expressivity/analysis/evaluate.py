@@ -8,58 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from ._dfa import dfa_arrays
+from ._members import positives_of_length
 from ._util import as_rng
 
 __all__ = ["agreement_by_length", "eval_words", "positives_of_length"]
-
-
-def _dfa_positive_sampler(dfa: Any, length: int, n: int, rng: np.random.Generator) -> list[str]:
-    """Uniform sample (with replacement) of accepted words of one length from a DFA."""
-    delta, acc_mask, q0, _ = dfa_arrays(dfa)
-    alphabet = list(dfa.alphabet)
-    acc = acc_mask.astype(np.float64)
-    # counts[r][q] ~ number of accepted completions of length r from q (rescaled per level)
-    counts = [acc]
-    for _ in range(length):
-        nxt = counts[-1][delta].sum(axis=1)
-        top = nxt.max()
-        counts.append(nxt / top if top > 0 else nxt)
-    if counts[length][q0] <= 0:
-        return []
-    out = []
-    for _ in range(n):
-        q = q0
-        chars = []
-        for r in range(length, 0, -1):
-            p = counts[r - 1][delta[q]]
-            a = int(rng.choice(len(alphabet), p=p / p.sum()))
-            chars.append(alphabet[a])
-            q = delta[q, a]
-        out.append("".join(chars))
-    return out
-
-
-def positives_of_length(lang: Any, length: int, n: int, rng: np.random.Generator) -> list[str]:
-    """Up to ``n`` positive words of exactly ``length`` (empty when none are known).
-
-    Regular languages sample uniformly through their DFA; counter languages use
-    ``lang.positive_of_n``.
-    """
-    if getattr(lang, "is_regular", False) and hasattr(lang, "dfa"):
-        return _dfa_positive_sampler(lang.dfa(), length, n, rng)
-    if hasattr(lang, "positive_of_n"):
-        # the canonical positives grow with n: find the n that fits, if any
-        for cand in range(0, length + 1):
-            try:
-                w = lang.positive_of_n(cand)
-            except (ValueError, TypeError):
-                continue
-            if len(w) == length:
-                return [w]
-            if len(w) > length:
-                break
-    return []
 
 
 def eval_words(

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ._dfa import make_dfa, run_tree
+from ._members import as_language
 from ._util import as_rng, check_alphabets, head_rules, is_language
 from .collect import PrefixStates, check_backend, collect_states
 from .evaluate import eval_words
@@ -311,9 +312,17 @@ def extract_dfa(
     Parameters
     ----------
     net : Network
-    lang_or_words : Language or list of str
+    lang_or_words : Language, DFA or list of str
         A language (the sample is then every word up to ``max_len`` and the DFA is
         also scored against the language) or a list of words (their prefix tree).
+        Any language works, built in or user-defined (``from_regex``,
+        ``from_dfa``, ``from_constraints``, ``from_grammar``, a ``DFA``, or a
+        ``Language`` subclass): extraction needs only membership (``contains``) and,
+        for the scoring far beyond the sample, members of a given length, which are
+        sampled through the language's DFA, its own sampler or its canonical
+        members (see :func:`~expressivity.analysis._members.positives_of_length`).
+        No counter is needed; :func:`~expressivity.analysis.find_counters` is the
+        analysis that needs one.
     method : {"kmeans", "quantize", "lstar"}
         Clustering by k-means (``k`` clusters; default: the smallest k up to
         ``k_max`` that reproduces the network on the sample), grid quantization
@@ -353,6 +362,7 @@ def extract_dfa(
     alphabet = str(net.alphabet)
     v = len(alphabet)
     lang = None
+    lang_or_words = as_language(lang_or_words)
     if is_language(lang_or_words):
         lang = lang_or_words
         check_alphabets(net, lang)
