@@ -1,6 +1,6 @@
 """expressivity: the formal expressivity of small recurrent networks under finite precision.
 
-Fused numba kernels for the cells of ``shared/design/cells.md`` under an explicit
+Fused numba kernels for the cells of ``docs/cells.md`` under an explicit
 precision model, formal languages (:mod:`expressivity.languages`), training and
 experiments, and analysis (:mod:`expressivity.analysis`).
 

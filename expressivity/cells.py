@@ -1,6 +1,6 @@
 """The registry of recurrent cells: one declarative entry per variant.
 
-Every cell of ``shared/design/cells.md`` is a :class:`CellSpec`: a tuple of
+Every cell of ``docs/cells.md`` is a :class:`CellSpec`: a tuple of
 gates (which of ``W x``, ``U h``, ``b`` each keeps, its activation, whether the
 hidden state is reset before the product) and one of four state updates. The
 kernels in :mod:`expressivity.kernels` read this description as a handful of
@@ -9,7 +9,7 @@ integers, so a new variant that reuses an update rule is one entry in
 equations (:data:`UPDATE_EQUATIONS`); the test suite differentiates them
 symbolically and checks the kernels' hand-written backward pass against them.
 
-Parameter names follow cells.md: gate ``g`` has ``W_g`` (H x I), ``U_g`` (H x H)
+Parameter names follow ``docs/cells.md``: gate ``g`` has ``W_g`` (H x I), ``U_g`` (H x H)
 and ``b_g`` (H); the LSTM candidate is gate ``c``; ``gru-reset-after`` has the
 extra bias ``d_h``; every cell has ``h0`` (and the LSTM ``c0``).
 
@@ -101,7 +101,7 @@ class CellSpec:
     candidate : str
         The gate playing ``hh`` (or ``g`` for the LSTM).
     doc : str
-        The equations, as in cells.md.
+        The equations, as in ``docs/cells.md``.
     """
 
     name: str
@@ -197,7 +197,7 @@ _LSTM_DOC = (
 _GRU_TAIL = "ĥ = tanh(W_h x + U_h (r ⊙ h) + b_h), h' = (1 − z) ⊙ h + z ⊙ ĥ"
 _MGU_TAIL = "ĥ = tanh(W_h x + U_h (f ⊙ h) + b_h), h' = (1 − f) ⊙ h + f ⊙ ĥ"
 
-#: name -> CellSpec, every cell of cells.md (plus the documented ``gru-no-reset``)
+#: name -> CellSpec, every cell of docs/cells.md (plus the documented ``gru-no-reset``)
 CELLS: dict[str, CellSpec] = {
     "lstm": CellSpec(
         "lstm",

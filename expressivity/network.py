@@ -126,7 +126,7 @@ class Network:
         precision: str | Precision = "float64",
         threshold: float | None = None,
     ) -> Network:
-        """A network with the given weights (names and shapes of cells.md).
+        """A network with the given weights (names and shapes of ``docs/cells.md``).
 
         ``params`` holds the cell's parameters, ``h0`` (and ``c0``), ``W_out``,
         ``b_out`` and, optionally, ``embedding`` (E x len(alphabet)). The hidden

@@ -1,6 +1,6 @@
 """Parameter dictionaries: expected shapes, validation, initialisation, packing.
 
-A network's parameters are the cell's (names and shapes from cells.md, see
+A network's parameters are the cell's (names and shapes from ``docs/cells.md``, see
 :meth:`expressivity.cells.CellSpec.param_shapes`), the readout ``W_out`` (O x H)
 and ``b_out`` (O), and optionally ``embedding`` (E x V, column ``v`` embeds
 symbol ``v``).

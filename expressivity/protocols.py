@@ -1,15 +1,15 @@
-"""The three training protocols of languages.md, as data builders and evaluators.
+"""The three training protocols of ``docs/languages.md``, as data builders and evaluators.
 
-==============  =============  ==============================================================
-name            head           training data
-==============  =============  ==============================================================
-``weiss2018``   next-symbol    positives only (softmax over alphabet + end marker, threshold
-                               0.005 acceptance; Weiss, Goldberg & Yahav 2018)
-``suzgun2019``  next-set       positives only, targets are the allowed next sets (sigmoids,
-                               threshold 0.5; Suzgun et al. 2019)
-``recognition`` accept         balanced positives and negatives (half near misses, half random
-                               strings) per length (Butoi et al. 2025, Delétang et al. 2023)
-==============  =============  ==============================================================
+===============  =============  ==============================================================
+name             head           training data
+===============  =============  ==============================================================
+``weiss2018``    next-symbol    positives only (softmax over alphabet + end marker, threshold
+                                0.005 acceptance; Weiss, Goldberg & Yahav 2018)
+``suzgun2019``   next-set       positives only, targets are the allowed next sets (sigmoids,
+                                threshold 0.5; Suzgun et al. 2019)
+``recognition``  accept         balanced positives and negatives (half near misses, half random
+                                strings) per length (Butoi et al. 2025, Delétang et al. 2023)
+===============  =============  ==============================================================
 
 The training range is a range of ``n`` for counter languages that have one
 member per size (``anbn``...; ``unit="n"``), else a range of lengths

@@ -1,6 +1,6 @@
 """Slow, obvious implementations that the kernels are tested against.
 
-Written from shared/design/cells.md, one word at a time, one step at a time, in
+Written from docs/cells.md, one word at a time, one step at a time, in
 plain numpy, with the rounding of the precision model applied after every
 elementwise operation and after every dot product. Dot products accumulate with
 k ascending: ``((sum_k W x) + sum_k U h) + b``.

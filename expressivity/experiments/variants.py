@@ -1,6 +1,6 @@
 """``expressivity reproduce variants``: which gated units learn to count, which stay finite-state?
 
-Every cell of ``shared/design/cells.md`` (:data:`CELLS`) is trained over several
+Every cell of ``docs/cells.md`` (:data:`CELLS`) is trained over several
 seeds on two counter languages (a^n b^n, a^n b^n c^n; the Weiss et al. 2018
 next-symbol protocol), on Dyck-1 (next-set protocol, Suzgun et al. 2019) and on
 a regular control, Tomita 5 (recognition protocol), through the sweep runner
@@ -44,7 +44,7 @@ __all__ = [
     "write_variants_report",
 ]
 
-#: every cell of shared/design/cells.md, in the order of the report
+#: every cell of docs/cells.md, in the order of the report
 CELLS = (
     "lstm",
     "gru",
