@@ -14,7 +14,14 @@ Examples
 
 from .aalpy_adapter import aalpy_lstar, network_sul
 from .collect import PrefixStates, collect_states, prefix_tree
-from .counters import CounterReport, UnitFit, find_counters, format_spacing
+from .counters import (
+    CounterReport,
+    ProbeFit,
+    UnitFit,
+    find_counters,
+    format_spacing,
+    sensitivity_table,
+)
 from .evaluate import eval_words
 from .extract import Extraction, extract_dfa
 from .growth import StateGrowth, growth_along, reachable_states
@@ -36,6 +43,7 @@ __all__ = [
     "KMeansResult",
     "LStarResult",
     "PrefixStates",
+    "ProbeFit",
     "QuantizeResult",
     "SaturationReport",
     "SaturationStep",
@@ -61,5 +69,6 @@ __all__ = [
     "reachable_states",
     "saturate",
     "saturation_analysis",
+    "sensitivity_table",
     "show_side_by_side",
 ]

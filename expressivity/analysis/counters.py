@@ -1,57 +1,105 @@
-"""Counter detection: which state units track the language's ground-truth counters.
+"""Counter detection: which state units (or read-outs across units) track a count.
 
-Each state unit is fitted (least squares, ``unit ~ slope * counter + intercept``)
-against every ground-truth counter of the language (``lang.counters``) on the
-canonical positives up to the training range and their prefixes; the fit is then
-followed along one positive far beyond training to see where the unit stops
-being linear, and whether the number format explains the break (the spacing of
-representable values at the unit's magnitude reaches twice the slope, so
-``x + slope`` rounds back to ``x``; or the value overflows).
+Three tests, each stated with its threshold as a module constant:
+
+1. **Phase-aware fits.** Every state unit is fitted by least squares,
+   ``unit ~ slope * counter + intercept``, against every candidate counter: the
+   language's ground-truth counters (``lang.counters``) and the counts of the
+   alphabet's symbols with their pairwise differences (``#a``, ``#a-#b``, ...),
+   on the prefixes of the canonical positives up to the training range. A fit
+   may use all prefixes, or only those in a set of *phases* (a prefix's phase is
+   its last symbol: the ``a`` phase of ``a^n b^n c^n`` is its ``a`` block) when
+   the counter moves both up and down inside those phases (so ``#a-#b`` on the
+   ``a``/``b`` phases qualifies, ``#a`` on the ``a`` phase alone does not: any
+   unit that rises along ``a^n`` would). The fit with the highest R^2 wins (ties
+   go to more phases, then to the language's own counters); it must reach
+   :data:`R2_MIN` with ``|slope| >=`` :data:`MIN_SLOPE`.
+2. **Unboundedness.** A counter's increment per symbol stays constant far
+   beyond training; a unit that drifts to a fixed point (a leaky or contracting
+   unit, ``h' = (1 - z) h + z``) has increments that decay geometrically, by a
+   ratio ``rho`` per symbol (``1 - z`` for the leaky unit). The same weights
+   are run at ``float64`` (so a precision break does not enter this test) along
+   the long positive ``positive_of_n(n_max)``. On the block that builds the
+   count (the first block of the fitted phases in which the counter moves, e.g.
+   the ``a`` block for ``#a-#b``; later blocks start from states far outside
+   training, where the rest of a trained network may fail, which the break test
+   reports) the unit's increment per count is taken symbol by symbol; ``rho`` is
+   fitted by least squares on ``log |increment|`` from symbol ``n_train - W``
+   to the block's end (``W = max(3, n_train // 2)``), and the median increment
+   over the block's last ``W`` symbols is divided by the median over symbols
+   ``n_train - W .. n_train`` (``increment_ratio``). The unit is unbounded when
+   ``increment_ratio >=`` :data:`PERSISTENCE_MIN` (measured) and
+   ``rho**HORIZON >= PERSISTENCE_MIN`` (the fitted decay, extrapolated to
+   :data:`HORIZON` symbols: a leaky unit with ``z = 0.001`` keeps 0.7% of its
+   increment there). A contraction slower than ``rho = PERSISTENCE_MIN **
+   (1 / HORIZON)`` (``z < 1.4e-4``) is not told from a counter; ``rho`` is
+   reported so a reader can see how close a unit came.
+3. **Multi-unit probes.** For each candidate counter a linear read-out across
+   all state units (ridge :data:`PROBE_RIDGE` on standardized units) is fitted
+   on the training prefixes and tested on the long positive's prefixes beyond
+   the training range (first block longer than ``n_train``); it counts when its
+   R^2 there reaches :data:`PROBE_R2_MIN`. The fraction of far prefixes it reads
+   to within half a count (``exact_far``) is reported too.
+
+A unit *counts* when 1 and 2 hold. Along one long positive at the network's own
+precision, a counting unit is then followed to where it leaves its line (by more
+than :data:`BREAK_TOL` ``* |slope|``), and the report says whether the number
+format explains that break (the spacing of representable values at the unit's
+value reaches ``2 * |slope|``, so ``x + slope`` rounds back to ``x``; or the
+value overflows). :func:`sensitivity_table` shows how the detections change
+with each threshold.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import combinations
 from typing import Any
 
 import numpy as np
 
+from expressivity.evaluate import format_spacing
+
 from ._util import check_alphabets, encode_word
 from .collect import check_backend, collect_states
 
-__all__ = ["CounterReport", "UnitFit", "find_counters", "format_spacing"]
+__all__ = [
+    "BREAK_TOL",
+    "HORIZON",
+    "MIN_SLOPE",
+    "PERSISTENCE_MIN",
+    "PROBE_R2_MIN",
+    "PROBE_RIDGE",
+    "R2_MIN",
+    "SENSITIVITY_GRID",
+    "CounterReport",
+    "ProbeFit",
+    "UnitFit",
+    "find_counters",
+    "format_spacing",
+    "sensitivity_rows",
+    "sensitivity_table",
+]
 
-
-def format_spacing(precision: Any, x: float) -> float:
-    """Spacing of representable values of a number format at magnitude ``|x|``.
-
-    Examples
-    --------
-    >>> from expressivity.precision import parse_precision          # doctest: +SKIP
-    >>> format_spacing(parse_precision("float16"), 2048.0)          # doctest: +SKIP
-    2.0
-    """
-    name = str(getattr(precision, "name", precision))
-    kind = getattr(precision, "kind", None)
-    if kind == 2 or name.startswith("fixed"):
-        return float(getattr(precision, "resolution", 2.0 ** -int(name.split(".")[-1])))
-    if hasattr(precision, "eps"):
-        eps = float(precision.eps)
-        tiny = float(getattr(precision, "smallest_subnormal", 0.0))
-    else:
-        m = {"float64": 52, "float32": 23, "float16": 10, "bfloat16": 7}.get(name)
-        if m is None:
-            raise ValueError(f"unknown precision {name!r}")
-        eps, tiny = 2.0**-m, 0.0
-    ax = abs(float(x))
-    if ax == 0.0 or not np.isfinite(ax):
-        return tiny if ax == 0.0 else float("inf")
-    return max(eps * 2.0 ** np.floor(np.log2(ax)), tiny)
+#: R^2 a unit's (phase-aware) fit must reach on the training range.
+R2_MIN = 0.98
+#: Smallest ``|slope|`` (state change per count) a counting unit may have.
+MIN_SLOPE = 1e-3
+#: Far-to-near ratio of the increment per count a counting unit must keep.
+PERSISTENCE_MIN = 0.5
+#: Symbols over which the fitted decay ratio must keep PERSISTENCE_MIN of an increment.
+HORIZON = 5000
+#: A counting unit leaves its line when off by more than ``BREAK_TOL * |slope|``.
+BREAK_TOL = 0.5
+#: R^2 beyond the training range a multi-unit probe must reach to count.
+PROBE_R2_MIN = 0.98
+#: Ridge penalty of the probes (on units standardized over the training prefixes).
+PROBE_RIDGE = 1e-6
 
 
 @dataclass
 class UnitFit:
-    """The fit of one state unit against its best-matching ground-truth counter.
+    """The fit of one state unit against its best-matching candidate counter.
 
     Attributes
     ----------
@@ -60,16 +108,37 @@ class UnitFit:
     name : str
         ``"h3"`` or ``"c3"``.
     counter : int
-        Column of ``lang.counters`` it follows best.
+        Index into :attr:`CounterReport.candidates`; the language's own counters
+        come first, so ``counter < lang.n_counters`` is column ``counter`` of
+        ``lang.counters``.
+    counter_name : str
+        ``"counter 0 (#a-#b)"``, ``"#a"``, ...
+    phases : str
+        The phases (last symbols) of the prefixes fitted; all the alphabet when
+        the fit uses every prefix.
     slope, intercept, r2 : float
-        Least-squares fit and its R^2 on the training range.
+        Least-squares fit and its R^2 on the training range, in those phases.
+    r2_whole : float
+        Best R^2 over the language's own counters on every prefix (the
+        single-unit, whole-word fit, for comparison).
     r2_far : float
-        R^2 of the same line along the long positive (beyond training).
+        R^2 of the same line along the long positive, in the same phases.
+    increment_ratio : float
+        Far-to-near ratio of the unit's increment per count at float64 along
+        the block that builds the count (1 for a counter, about
+        ``rho**(n_max - n_train)`` for a contraction); NaN when the block is too
+        short to test.
+    decay_ratio : float
+        Fitted geometric ratio ``rho`` of the increments per symbol (1 for a
+        counter, ``1 - z`` for a leaky unit with rate ``z``).
+    unbounded : bool
+        ``increment_ratio >= persistence_min`` and
+        ``decay_ratio**HORIZON >= persistence_min``.
     is_counter : bool
-        ``r2 >= r2_min`` and ``|slope| >= min_slope``.
+        ``r2 >= r2_min``, ``|slope| >= min_slope`` and ``unbounded``.
     linear_beyond : bool
         The unit stays within ``break_tol * |slope|`` of the line along the whole
-        long positive.
+        long positive (in the fitted phases), at the network's precision.
     break_position : int or None
         First prefix length of the long positive where it leaves the line.
     break_at : float or None
@@ -79,7 +148,7 @@ class UnitFit:
     spacing_at_break : float or None
         Spacing of the number format at that value.
     precision_explains : bool or None
-        Whether the format explains the break (spacing >= 2 |slope| or overflow).
+        Whether the format explains the break (spacing >= ``2 * |slope|`` or overflow).
     gates : dict[str, tuple[float, float, float]]
         For the gates acting on this unit: (mean, fraction > 0.99, fraction < 0.01).
     """
@@ -90,7 +159,13 @@ class UnitFit:
     slope: float
     intercept: float
     r2: float
+    counter_name: str = ""
+    phases: str = ""
+    r2_whole: float = float("nan")
     r2_far: float = float("nan")
+    increment_ratio: float = float("nan")
+    decay_ratio: float = float("nan")
+    unbounded: bool = False
     is_counter: bool = False
     linear_beyond: bool = False
     break_position: int | None = None
@@ -99,6 +174,41 @@ class UnitFit:
     spacing_at_break: float | None = None
     precision_explains: bool | None = None
     gates: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+
+
+@dataclass
+class ProbeFit:
+    """A linear read-out across all state units of one candidate counter.
+
+    Attributes
+    ----------
+    counter : int
+        Index into :attr:`CounterReport.candidates`.
+    counter_name, phases : str
+    r2_train : float
+        R^2 on the training prefixes (in ``phases``).
+    r2_far : float
+        R^2 on the long positive's prefixes beyond the training range.
+    max_err_far : float
+        Largest absolute error there, in counts.
+    exact_far : float
+        Fraction of those prefixes read to within half a count.
+    weights : ndarray
+        Read-out weights per state unit (in the units' own scale); ``bias``.
+    is_counter : bool
+        ``r2_far >= probe_r2_min``.
+    """
+
+    counter: int
+    counter_name: str
+    phases: str
+    r2_train: float
+    r2_far: float
+    max_err_far: float
+    exact_far: float
+    weights: np.ndarray
+    bias: float
+    is_counter: bool = False
 
 
 @dataclass
@@ -112,23 +222,45 @@ class CounterReport:
     n_train, n_max : int
         Training range and far range of n used.
     precision : str
+    probes : list of ProbeFit
+        One multi-unit read-out per candidate counter.
+    candidates : list of str
+        Names of the candidate counters (the language's own first).
+    thresholds : dict
+        The thresholds used (``r2_min``, ``min_slope``, ``persistence_min``,
+        ``probe_r2_min``, ``break_tol``).
     """
 
     units: list[UnitFit]
     n_train: int
     n_max: int
     precision: str
+    probes: list[ProbeFit] = field(default_factory=list)
+    candidates: list[str] = field(default_factory=list)
+    thresholds: dict = field(default_factory=dict)
 
     @property
     def counters(self) -> list[UnitFit]:
         """The units that count (``is_counter``)."""
         return [u for u in self.units if u.is_counter]
 
+    @property
+    def counting_probes(self) -> list[ProbeFit]:
+        """The multi-unit read-outs that count beyond training (``is_counter``)."""
+        return [p for p in self.probes if p.is_counter]
+
+    def unit(self, name: str) -> UnitFit:
+        """The fit of the unit called ``name`` (``"c5"``, ``"h0"``)."""
+        for u in self.units:
+            if u.name == name:
+                return u
+        raise KeyError(f"no unit {name!r}; units are {[u.name for u in self.units]}")
+
     def summary(self) -> str:
-        """One line per counting unit."""
-        if not self.counters:
-            return f"no counting unit (precision {self.precision}, n <= {self.n_train})"
+        """One line per counting unit, then one per counting multi-unit probe."""
         lines = []
+        if not self.counters:
+            lines.append(f"no counting unit (precision {self.precision}, n <= {self.n_train})")
         for u in self.counters:
             brk = (
                 "linear to n_max"
@@ -137,33 +269,176 @@ class CounterReport:
                 f"{u.spacing_at_break}, precision explains: {u.precision_explains})"
             )
             lines.append(
-                f"{u.name}: counter {u.counter} slope={u.slope:.4g} intercept={u.intercept:.4g} "
-                f"R2={u.r2:.5f} R2_far={u.r2_far:.4f}; {brk}"
+                f"{u.name}: counter {u.counter} ({u.counter_name}, phases {u.phases}) "
+                f"slope={u.slope:.4g} intercept={u.intercept:.4g} R2={u.r2:.5f} "
+                f"R2_far={u.r2_far:.4f} increment ratio={u.increment_ratio:.3f} "
+                f"rho={u.decay_ratio:.6f}; {brk}"
+            )
+        for p in self.counting_probes:
+            lines.append(
+                f"probe {p.counter_name} (phases {p.phases}): R2={p.r2_train:.5f} "
+                f"R2_far={p.r2_far:.4f} exact_far={p.exact_far:.3f}"
             )
         return "\n".join(lines)
 
 
-def _prefix_counters(lang: Any, words: list[str], ps, n_c: int) -> np.ndarray:
-    out = np.full((len(ps), n_c), np.nan)
+# ---------------------------------------------------------------------- fitting
+def _fit_all(x: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Simple regression of every column of ``ys`` on ``x``: slopes, intercepts, R^2."""
+    xc = x - x.mean()
+    yc = ys - ys.mean(axis=0)
+    sxx = float(xc @ xc)
+    syy = np.einsum("ij,ij->j", yc, yc)
+    if sxx == 0.0:
+        z = np.zeros(ys.shape[1])
+        return z, ys.mean(axis=0), z
+    sxy = xc @ yc
+    a = sxy / sxx
+    b = ys.mean(axis=0) - a * x.mean()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r2 = np.where(syy > 0, sxy**2 / (sxx * syy), 0.0)
+    return a, b, np.clip(r2, 0.0, 1.0)
+
+
+def _r2(y: np.ndarray, pred: np.ndarray) -> float:
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    if ss_tot == 0.0 or not np.all(np.isfinite(y)):
+        return 0.0
+    return 1.0 - float(np.sum((y - pred) ** 2)) / ss_tot
+
+
+def _candidates(lang: Any, n_c: int) -> tuple[list[str], Any]:
+    """Names of the candidate counters and a function word -> (len+1, K) values."""
+    alpha = lang.alphabet
+    v = len(alpha)
+    combos: list[tuple[str, np.ndarray]] = []
+    for i in range(v):
+        w = np.zeros(v)
+        w[i] = 1.0
+        combos.append((f"#{alpha[i]}", w))
+    for i, j in combinations(range(v), 2):
+        w = np.zeros(v)
+        w[i], w[j] = 1.0, -1.0
+        combos.append((f"#{alpha[i]}-#{alpha[j]}", w))
+
+    def values(word: str) -> np.ndarray:
+        codes = encode_word(word, alpha)
+        onehot = np.zeros((len(codes) + 1, v))
+        onehot[np.arange(1, len(codes) + 1), codes] = 1.0
+        counts = np.cumsum(onehot, axis=0)
+        gt = np.asarray(lang.counters(word), dtype=np.float64).reshape(len(codes) + 1, n_c)
+        return np.concatenate([gt, counts @ np.stack([w for _, w in combos], axis=1)], axis=1)
+
+    return [f"counter {j}" for j in range(n_c)] + [name for name, _ in combos], values
+
+
+def _dedupe(names: list[str], c_train: np.ndarray, n_c: int) -> tuple[list[str], list[int]]:
+    """Keep one candidate per distinct column (a count equal to a counter names it)."""
+    keep: list[int] = []
+    out = list(names)
+    for k in range(c_train.shape[1]):
+        same = next((i for i in keep if np.array_equal(c_train[:, i], c_train[:, k])), None)
+        if same is None:
+            keep.append(k)
+        elif same < n_c and k >= n_c and "(" not in out[same]:
+            out[same] = f"{out[same]} ({names[k]})"
+    return out, keep
+
+
+def _tree_values(ps, word_values, words: list[str], k: int) -> np.ndarray:
+    out = np.full((len(ps), k), np.nan)
     for w in words:
-        c = np.asarray(lang.counters(w), dtype=np.float64)
+        vals = word_values(w)
         row = 0
-        out[0] = c[0]
+        out[0] = vals[0]
         for t, s in enumerate(encode_word(w, ps.alphabet)):
             row = ps.children[row, s]
-            out[row] = c[t + 1]
+            out[row] = vals[t + 1]
     return out
 
 
-def _fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
-    """Least squares y ~ a x + b; returns (a, b, R^2) (R^2 = 0 for a constant y)."""
-    a_mat = np.stack([x, np.ones_like(x)], axis=1)
-    (a, b), *_ = np.linalg.lstsq(a_mat, y, rcond=None)
-    ss_tot = float(np.sum((y - y.mean()) ** 2))
-    if ss_tot == 0.0 or np.ptp(x) == 0.0:
-        return float(a), float(b), 0.0
-    ss_res = float(np.sum((y - (a * x + b)) ** 2))
-    return float(a), float(b), 1.0 - ss_res / ss_tot
+def _phase_sets(v: int) -> list[tuple[int, ...]]:
+    """Every non-empty set of phases, the full set first."""
+    full = tuple(range(v))
+    subs = [c for r in range(v - 1, 0, -1) for c in combinations(range(v), r)]
+    return [full, *subs]
+
+
+def _persistence(
+    s64: np.ndarray,
+    cand: np.ndarray,
+    phase: np.ndarray,
+    phases: tuple[int, ...],
+    u: int,
+    n_train: int,
+) -> tuple[float, float]:
+    """(increment ratio far/near, fitted decay ratio rho) on the block that builds the count.
+
+    The block is the first maximal run of one phase in ``phases`` along which
+    ``cand`` moves every symbol in one direction (the ``a`` block for ``#a-#b``).
+    """
+    dc = np.diff(cand)
+    du = np.diff(s64[:, u])
+    ph = phase[1:]
+    moving = np.isin(ph, phases) & (dc != 0)
+    key = np.where(moving, ph * 2 + (dc > 0), -1)
+    cuts = np.flatnonzero(np.diff(key) != 0) + 1
+    starts = np.concatenate([[0], cuts])
+    ends = np.concatenate([cuts, [len(key)]])
+    w = max(3, n_train // 2)
+    for a, b in zip(starts, ends):
+        if key[a] < 0:
+            continue
+        if b - a < n_train + w:
+            return float("nan"), float("nan")
+        r = du[a:b] / dc[a:b]
+        near = float(np.median(r[max(0, n_train - w) : n_train]))
+        far = float(np.median(r[b - a - w :]))
+        if near == 0.0 or not np.isfinite(near):
+            return 0.0, float("nan")
+        ratio = far / near if np.isfinite(far) else 0.0
+        t = np.arange(max(1, n_train - w), b - a)
+        lr = r[t] / near
+        ok = (lr > 0) & np.isfinite(lr)
+        rho = float(np.exp(np.polyfit(t[ok], np.log(lr[ok]), 1)[0])) if ok.sum() >= 2 else 0.0
+        return float(ratio), rho
+    return float("nan"), float("nan")
+
+
+def _unbounded(ratio: float, rho: float, persistence_min: float) -> bool:
+    """Measured increment ratio and extrapolated decay both keep ``persistence_min``."""
+    if not (np.isfinite(ratio) and np.isfinite(rho)):
+        return False
+    return bool(ratio >= persistence_min and rho**HORIZON >= persistence_min)
+
+
+def _probe(
+    x_train: np.ndarray, y_train: np.ndarray, x_far: np.ndarray, y_far: np.ndarray, ridge: float
+) -> tuple[float, float, float, float, np.ndarray, float]:
+    mu = x_train.mean(axis=0)
+    sd = x_train.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    z = (x_train - mu) / sd
+    ym = y_train.mean()
+    k = z.shape[1]
+    coef = np.linalg.solve(z.T @ z + ridge * len(z) * np.eye(k), z.T @ (y_train - ym))
+    w = coef / sd
+    b = float(ym - mu @ w)
+    r2_train = _r2(y_train, x_train @ w + b)
+    if len(y_far) == 0:
+        return r2_train, float("nan"), float("nan"), float("nan"), w, b
+    pred = x_far @ w + b
+    err = np.abs(pred - y_far)
+    finite = np.all(np.isfinite(pred))
+    r2_far = _r2(y_far, pred) if finite else 0.0
+    return (
+        r2_train,
+        r2_far,
+        float(err.max()) if finite else float("inf"),
+        float(np.mean(err < 0.5)) if finite else 0.0,
+        w,
+        b,
+    )
 
 
 def find_counters(
@@ -172,13 +447,17 @@ def find_counters(
     *,
     n_train: int = 100,
     n_max: int | None = None,
-    r2_min: float = 0.98,
-    min_slope: float = 1e-3,
-    break_tol: float = 0.5,
+    r2_min: float = R2_MIN,
+    min_slope: float = MIN_SLOPE,
+    break_tol: float = BREAK_TOL,
+    persistence_min: float = PERSISTENCE_MIN,
+    probe_r2_min: float = PROBE_R2_MIN,
     train_step: int | None = None,
     backend: str = "cpu",
 ) -> CounterReport:
-    """Find the state units that count, and where their counting breaks.
+    """Find the state units that count, the read-outs that count, and where counting breaks.
+
+    See the module docstring for the three tests and their thresholds.
 
     Parameters
     ----------
@@ -188,27 +467,39 @@ def find_counters(
     n_train : int
         Fit on the positives ``positive_of_n(n)``, ``n <= n_train``, and their prefixes.
     n_max : int, optional
-        The long positive followed beyond training (default ``10 * n_train``).
+        The long positive (default ``10 * n_train``): followed beyond training at
+        the network's precision (break, probes) and at float64 (unboundedness).
     r2_min, min_slope : float
-        A unit counts when its fit reaches ``r2_min`` with ``|slope| >= min_slope``.
+        A unit's fit must reach ``r2_min`` with ``|slope| >= min_slope``.
     break_tol : float
         A unit leaves its line when it is off by more than ``break_tol * |slope|``
         (positions before it first reaches the line, a start-up transient, do not count).
+    persistence_min : float
+        Far-to-near ratio of increments a counting unit must keep.
+    probe_r2_min : float
+        R^2 beyond training a multi-unit probe must reach.
     train_step : int, optional
         Use every ``train_step``-th n up to ``n_train`` (default: about 25 values).
     backend : {"cpu", "cuda"}
         Where the states of the training prefixes are computed (see
-        :func:`~expressivity.analysis.collect_states`); the long word runs on the CPU.
+        :func:`~expressivity.analysis.collect_states`); the long words run on the CPU.
 
     Returns
     -------
     CounterReport
+
+    Raises
+    ------
+    ValueError
+        A language without counters or canonical positives, an alphabet that is
+        not the network's, ``n_train < 1`` or ``n_max < n_train``.
 
     Examples
     --------
     >>> rep = find_counters(net, get_language("anbn"), n_train=100, n_max=3000)  # doctest: +SKIP
     >>> [(u.name, u.break_at) for u in rep.counters]                            # doctest: +SKIP
     [('c0', 2048.0)]
+    >>> print(sensitivity_table(rep))                                           # doctest: +SKIP
     """
     backend = check_backend(backend)
     check_alphabets(net, lang)
@@ -233,49 +524,93 @@ def find_counters(
     ns = sorted(set(range(0, n_train + 1, step)) | {n_train})
     words = [lang.positive_of_n(n) for n in ns]
     ps = collect_states(net, words, outputs=False, gates=True, backend=backend)
-    c_train = _prefix_counters(lang, words, ps, n_c)
+
+    names, word_values = _candidates(lang, n_c)
+    c_all = _tree_values(ps, word_values, words, len(names))
+    names, keep = _dedupe(names, c_all, n_c)
+    names = [names[k] for k in keep]
+    c_train = c_all[:, keep]
     s_train = np.asarray(ps.states, dtype=np.float64)
+    phase_train = np.asarray(ps.symbol)
+    # direction of each candidate's step into each prefix
+    par = np.asarray(ps.parent)
+    dc_train = np.zeros_like(c_train)
+    dc_train[1:] = c_train[1:] - c_train[par[1:]]
+
     long_word = lang.positive_of_n(n_max)
     s_far = np.asarray(net.states([long_word])[0], dtype=np.float64)
-    c_far = np.asarray(lang.counters(long_word), dtype=np.float64)
+    c_far = word_values(long_word)[:, keep]
+    phase_far = np.concatenate([[-1], encode_word(long_word, lang.alphabet)])
+    s64 = np.asarray(net.with_precision("float64").states([long_word])[0], dtype=np.float64)
+
     h = int(net.hidden_size)
     is_lstm = s_train.shape[1] == 2 * h
     prec = net.precision
+    v = len(lang.alphabet)
     gate_stats: dict[str, np.ndarray] = {}
-    for name, g in (ps.gates or {}).items():
+    for gname, g in (ps.gates or {}).items():
         g = np.asarray(g[1:], dtype=np.float64)
-        gate_stats[name] = np.stack(
+        gate_stats[gname] = np.stack(
             [g.mean(axis=0), (g > 0.99).mean(axis=0), (g < 0.01).mean(axis=0)], axis=1
         )
+
+    # ---- phase-aware fits: every (candidate, phase set) at once over the units
+    n_units = s_train.shape[1]
+    best_r2 = np.full(n_units, -1.0)
+    best = [(0, (), 0.0, 0.0)] * n_units
+    r2_whole = np.zeros(n_units)
+    eligible_sets: dict[int, list[tuple[int, ...]]] = {}
+    for pset in _phase_sets(v):
+        rows = np.isin(phase_train, pset)
+        if rows.sum() < 3:
+            continue
+        for k in range(c_train.shape[1]):
+            x = c_train[rows, k]
+            dx = dc_train[rows, k]
+            if len(pset) < v and not ((dx > 0).any() and (dx < 0).any()):
+                continue  # a subset of phases must see the counter go up and down
+            eligible_sets.setdefault(k, []).append(pset)
+            a, b, r2 = _fit_all(x, s_train[rows])
+            if len(pset) == v and k < n_c:
+                r2_whole = np.maximum(r2_whole, r2)
+            better = r2 > best_r2 + 1e-9
+            for u in np.flatnonzero(better):
+                best_r2[u] = r2[u]
+                best[u] = (k, pset, float(a[u]), float(b[u]))
+
     units = []
-    for u in range(s_train.shape[1]):
-        best = None
-        for j in range(n_c):
-            fit = _fit(c_train[:, j], s_train[:, u])
-            if best is None or fit[2] > best[1][2]:
-                best = (j, fit)
-        j, (a, b, r2) = best
+    for u in range(n_units):
+        k, pset, a, b = best[u]
+        r2 = float(max(best_r2[u], 0.0))
         j_unit = u - h if (is_lstm and u >= h) else u
         name = ("c" if is_lstm and u >= h else "h") + str(j_unit)
-        fit = UnitFit(unit=u, name=name, counter=j, slope=a, intercept=b, r2=r2)
-        fit.gates = {k: tuple(float(x) for x in v[j_unit]) for k, v in gate_stats.items()}
-        fit.is_counter = bool(r2 >= r2_min and abs(a) >= min_slope)
-        pred = a * c_far[:, j] + b
+        fit = UnitFit(unit=u, name=name, counter=k, slope=a, intercept=b, r2=r2)
+        fit.counter_name = names[k]
+        fit.phases = "".join(lang.alphabet[i] for i in pset)
+        fit.r2_whole = float(r2_whole[u])
+        fit.gates = {gk: tuple(float(x) for x in gv[j_unit]) for gk, gv in gate_stats.items()}
+        far_rows = np.isin(phase_far, pset)
+        pred = a * c_far[:, k] + b
         y = s_far[:, u]
-        ss_tot = float(np.sum((y - y.mean()) ** 2))
-        fit.r2_far = 1.0 - float(np.sum((y - pred) ** 2)) / ss_tot if ss_tot > 0 else 0.0
+        fit.r2_far = _r2(y[far_rows], pred[far_rows]) if far_rows.any() else 0.0
+        fit.increment_ratio, fit.decay_ratio = _persistence(
+            s64, c_far[:, k], phase_far, pset, u, n_train
+        )
+        fit.unbounded = _unbounded(fit.increment_ratio, fit.decay_ratio, persistence_min)
+        fit.is_counter = bool(r2 >= r2_min and abs(a) >= min_slope and fit.unbounded)
         if fit.is_counter:
             on = np.abs(y - pred) <= break_tol * abs(a)
+            on = on | ~far_rows  # only the fitted phases are checked
             # a transient before the unit first reaches its line (e.g. the initial state,
             # off the line the rest follows) is not a break
-            start = int(np.argmax(on)) if on.any() else 0
+            start = int(np.argmax(on & far_rows)) if (on & far_rows).any() else 0
             off = np.nonzero(~on[start:])[0] + start
             if off.size == 0:
                 fit.linear_beyond = True
             else:
                 t = int(off[0])
                 fit.break_position = t
-                fit.break_at = float(c_far[t - 1, j]) if t > 0 else None
+                fit.break_at = float(c_far[t - 1, k]) if t > 0 else None
                 fit.value_at_break = float(y[t])
                 sp = format_spacing(prec, y[t])
                 fit.spacing_at_break = float(sp)
@@ -284,4 +619,125 @@ def find_counters(
                     sp >= 2 * abs(a) * (1 - 1e-9) or not np.isfinite(y[t]) or abs(y[t]) >= max_v
                 )
         units.append(fit)
-    return CounterReport(units=units, n_train=n_train, n_max=n_max, precision=str(prec))
+
+    # ---- multi-unit probes: phase set chosen on the training prefixes only
+    beyond = np.arange(len(long_word) + 1) > n_train
+    probes = []
+    for k in range(c_train.shape[1]):
+        choice = None
+        for pset in eligible_sets.get(k, []):
+            rows = np.isin(phase_train, pset)
+            res = _probe(s_train[rows], c_train[rows, k], s_train[:0], c_train[:0, k], PROBE_RIDGE)
+            if choice is None or res[0] > choice[1] + 1e-4:
+                choice = (pset, res[0])
+        if choice is None:
+            continue
+        pset = choice[0]
+        rows = np.isin(phase_train, pset)
+        far = np.isin(phase_far, pset) & beyond
+        r2t, r2f, mx, ex_, w, b = _probe(
+            s_train[rows], c_train[rows, k], s_far[far], c_far[far, k], PROBE_RIDGE
+        )
+        probes.append(
+            ProbeFit(
+                counter=k,
+                counter_name=names[k],
+                phases="".join(lang.alphabet[i] for i in pset),
+                r2_train=r2t,
+                r2_far=r2f,
+                max_err_far=mx,
+                exact_far=ex_,
+                weights=w,
+                bias=b,
+                is_counter=bool(np.isfinite(r2f) and r2f >= probe_r2_min),
+            )
+        )
+    thresholds = {
+        "r2_min": float(r2_min),
+        "min_slope": float(min_slope),
+        "persistence_min": float(persistence_min),
+        "probe_r2_min": float(probe_r2_min),
+        "break_tol": float(break_tol),
+    }
+    return CounterReport(
+        units=units,
+        n_train=n_train,
+        n_max=n_max,
+        precision=str(prec),
+        probes=probes,
+        candidates=names,
+        thresholds=thresholds,
+    )
+
+
+#: Default grids of :func:`sensitivity_table`, one threshold varied at a time.
+SENSITIVITY_GRID = {
+    "r2_min": (0.9, 0.95, 0.98, 0.99, 0.995, 0.999),
+    "min_slope": (1e-4, 1e-3, 1e-2, 1e-1),
+    "persistence_min": (0.1, 0.25, 0.5, 0.75, 0.9),
+    "probe_r2_min": (0.9, 0.95, 0.98, 0.99, 0.999),
+}
+
+
+def sensitivity_rows(report: CounterReport, grid: dict | None = None) -> list[dict]:
+    """Detections as each threshold varies, the others at the report's values.
+
+    Returns one dict per (threshold, value): ``threshold``, ``value``,
+    ``n_units`` and ``units`` (names of the units that count), ``n_probes`` and
+    ``probes`` (candidates whose read-out counts beyond training).
+    """
+    grid = SENSITIVITY_GRID if grid is None else grid
+    base = dict(report.thresholds) or {
+        "r2_min": R2_MIN,
+        "min_slope": MIN_SLOPE,
+        "persistence_min": PERSISTENCE_MIN,
+        "probe_r2_min": PROBE_R2_MIN,
+    }
+    unknown = set(grid) - set(SENSITIVITY_GRID)
+    if unknown:
+        raise ValueError(
+            f"unknown threshold(s) {sorted(unknown)}; known: {sorted(SENSITIVITY_GRID)}"
+        )
+    rows = []
+    for key, values in grid.items():
+        for val in values:
+            t = {**base, key: float(val)}
+            us = [
+                u.name
+                for u in report.units
+                if u.r2 >= t["r2_min"]
+                and abs(u.slope) >= t["min_slope"]
+                and _unbounded(u.increment_ratio, u.decay_ratio, t["persistence_min"])
+            ]
+            pr = [
+                p.counter_name
+                for p in report.probes
+                if np.isfinite(p.r2_far) and p.r2_far >= t["probe_r2_min"]
+            ]
+            rows.append(
+                {"threshold": key, "value": float(val), "n_units": len(us), "units": us,
+                 "n_probes": len(pr), "probes": pr}
+            )  # fmt: skip
+    return rows
+
+
+def sensitivity_table(report: CounterReport, grid: dict | None = None) -> str:
+    """Markdown table of :func:`sensitivity_rows` (detections vs each threshold).
+
+    Examples
+    --------
+    >>> print(sensitivity_table(rep))          # doctest: +SKIP
+    | threshold | value | units counting | probes counting |
+    ...
+    """
+    lines = [
+        "| threshold | value | units counting | probes counting |",
+        "|---|---|---|---|",
+    ]
+    for r in sensitivity_rows(report, grid):
+        mark = " (used)" if report.thresholds.get(r["threshold"]) == r["value"] else ""
+        lines.append(
+            f"| {r['threshold']} | {r['value']:g}{mark} | {r['n_units']}: "
+            f"{', '.join(r['units']) or '–'} | {r['n_probes']}: {', '.join(r['probes']) or '–'} |"
+        )
+    return "\n".join(lines)
