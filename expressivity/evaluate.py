@@ -11,8 +11,8 @@ never a single number:
 - :func:`evaluate_by_length` for any language: accuracy of the head's
   acceptance decision on sampled positives and negatives of every length.
 
-The frontier (docs/frontier.md)
--------------------------------
+The frontier (docs/languages.md)
+--------------------------------
 For a counter language with one member ``lang.positive_of_n(n)`` per size, ``n``
 is *right* when that member is accepted, none of its near misses
 ``lang.near_misses(n)`` is accepted (the one definition of near misses, in the

@@ -37,6 +37,19 @@ def test_no_tracked_file_cites_the_design_folder():
     assert not offenders, f"cite docs/ instead of the design folder in: {offenders}"
 
 
+def test_cited_docs_exist():
+    """Every ``docs/<name>.md`` that a tracked text file cites is in the repository."""
+    cited: dict[str, set[str]] = {}
+    for p in _tracked_files():
+        if p.suffix not in {".py", ".md", ".ipynb", ".toml", ".rst"} or not p.is_file():
+            continue
+        text = p.read_text(encoding="utf-8", errors="replace")
+        for ref in re.findall(r"\bdocs/[\w./-]+?\.md\b", text):
+            cited.setdefault(ref, set()).add(str(p.relative_to(ROOT)))
+    missing = {ref: sorted(by) for ref, by in cited.items() if not (ROOT / ref).is_file()}
+    assert not missing, f"cited but missing: {missing}"
+
+
 def test_readme_and_contributing_point_to_the_guides():
     for name in ("README.md", "CONTRIBUTING.md"):
         text = (ROOT / name).read_text(encoding="utf-8")
