@@ -15,11 +15,14 @@ Examples
 """
 
 from expressivity import _threads  # noqa: F401  (threading policy, before any kernel runs)
+from expressivity._progress import install_compile_listener
 from expressivity.cells import CELLS, CellSpec, Gate, get_cell, list_cells
 from expressivity.network import Network
 from expressivity.precision import Precision, parse_precision
 
 __version__ = "0.1.0"
+
+install_compile_listener()  # one line on the first compile of a kernel (see _progress)
 
 __all__ = [
     "CELLS",

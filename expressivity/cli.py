@@ -207,8 +207,7 @@ def _cmd_train(args) -> int:
     store = Path(args.store) if args.store else out / "results.sqlite"
     _check_out_dir(out)
     _check_store_path(store, must_exist=False)
-    run_sweep([spec], store, out, sweep="train", executor="serial", backend=args.backend,
-              progress=lambda line: print(line, file=sys.stderr))  # fmt: skip
+    run_sweep([spec], store, out, sweep="train", executor="serial", backend=args.backend)
     with ResultsStore(store) as st:
         row = st.get(spec.spec_hash)
     print(
@@ -732,6 +731,11 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as done:  # --help, or a bad flag (argparse printed why)
         return done.code if isinstance(done.code, int) else 2
+    from expressivity._progress import compile_notice, configure_logging
+
+    configure_logging()  # progress lines and notices (INFO) on stderr, beside the bars
+    if args.command in ("train", "evaluate", "sweep", "reproduce", "extract", "counters"):
+        compile_notice()  # one line when the kernels are not cached yet (a first run)
     try:
         return args.func(args)
     except _error_types() as err:

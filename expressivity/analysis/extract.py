@@ -191,6 +191,15 @@ def _sample_fidelity(ps: PrefixStates, net_acc: np.ndarray, table, accept, start
     return float(np.mean(accept[q] == net_acc))
 
 
+def _bar(values: list[int], desc: str, unit: str) -> Any:
+    """The candidates, with a progress bar (terminal or notebook) when there are several."""
+    if len(values) <= 1:
+        return values
+    from expressivity._progress import progress_bar
+
+    return progress_bar(values, desc=desc, unit=unit)
+
+
 def _cluster_extract(
     net: Any,
     ps: PrefixStates,
@@ -212,7 +221,7 @@ def _cluster_extract(
             n_distinct = len(np.unique(x.view(np.dtype((np.void, x.dtype.itemsize * x.shape[1])))))
             candidates = list(range(1, min(k_max, n_distinct) + 1))
         best = None
-        for kk in candidates:
+        for kk in _bar(candidates, "extraction: k-means", "k"):
             res = kmeans(x, kk, rng=rng, n_init=n_init)
             centers = res.centers
 
@@ -230,7 +239,7 @@ def _cluster_extract(
     # quantize
     qs = [int(q)] if q is not None else list(range(2, q_max + 1))
     best = None
-    for qq in qs:
+    for qq in _bar(qs, "extraction: grid", "q"):
         res = quantize(x, qq)
         lookup = {row.tobytes(): i for i, row in enumerate(res.codes)}
         lo, hi = res.low, res.high

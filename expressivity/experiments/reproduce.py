@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from expressivity._progress import log_info
 from expressivity.experiments.spec import RunSpec
 
 __all__ = [
@@ -155,7 +156,7 @@ def reproduce_weiss2018(
     n_workers: int | None = None,
     seeds: int | None = None,
     paper_lr: bool = False,
-    progress=print,
+    progress=log_info,
     backend: str = "cpu",
     reference_dir: str | Path | None = None,
 ) -> Path:

@@ -36,6 +36,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from expressivity._progress import counting_progress, log_info
 from expressivity.experiments.runner import execute_run
 from expressivity.experiments.spec import RunSpec
 from expressivity.experiments.store import ResultsStore
@@ -49,6 +50,7 @@ WORKER_ENV = {
     "OMP_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
+    "EXPRESSIVITY_PROGRESS": "0",  # no progress bars from worker processes
 }
 
 
@@ -71,7 +73,7 @@ def run_sweep(
     executor: str = "dask",
     scheduler: str | None = None,
     n_workers: int | None = None,
-    progress: Callable[[str], None] | None = print,
+    progress: Callable[[str], None] | None = log_info,
     backend: str = "cpu",
 ) -> dict:
     """Run every spec not yet finished in the store; record each result as it arrives.
@@ -85,7 +87,9 @@ def run_sweep(
     executor : ``"dask"`` or ``"serial"`` (in this process; for tiny runs and tests)
     scheduler : address of a running dask scheduler (default: a LocalCluster)
     n_workers : LocalCluster worker processes (default: the machine's cores)
-    progress : called with one line per finished run (None: silent)
+    progress : called with one line per finished run (default: logged at INFO on
+        ``expressivity.experiments``; None: silent); a progress bar counts the runs
+        in a terminal or notebook
     backend : ``"cpu"`` (each run trained alone, by the executor), ``"auto"`` (the
         GPU when there is one) or ``"cuda"``:
         runs that share :data:`~expressivity.experiments.runner.POPULATION_KEY`
@@ -111,6 +115,7 @@ def run_sweep(
         skipped = len(unique) - len(todo)
         if progress and skipped:
             progress(f"{skipped} of {len(unique)} runs already finished; {len(todo)} to run")
+        progress = counting_progress(progress, len(todo), sweep or "sweep")  # a bar if interactive
         errors = 0
         if backend == "cuda":
             errors = _run_populations(todo, store, out_dir, sweep, progress)

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from expressivity._progress import log_info
 from expressivity.experiments.spec import RunSpec
 
 __all__ = [
@@ -441,7 +442,7 @@ def reproduce_variants(
     n_workers: int | None = None,
     seeds: int | None = None,
     docs_dir: str | Path | None = None,
-    progress: Callable[[str], None] | None = print,
+    progress: Callable[[str], None] | None = log_info,
     backend: str = "cpu",
 ) -> Path:
     """Run (or resume) the variant study, analyse every network and write the report.
@@ -460,6 +461,8 @@ def reproduce_variants(
     docs_dir : path, optional
         Also write ``variants.md`` and its PNGs here (e.g. ``docs``).
     progress : callable or None
+        Called with progress lines (default: logged at INFO on ``expressivity.experiments``;
+        None: silent).
 
     Returns
     -------

@@ -232,7 +232,8 @@ def train(
         weights, the optimizer and ``rng``'s state, so the result equals an
         uninterrupted run.
     progress : callable, optional
-        Called with each epoch's history record.
+        Called with each epoch's history record. (A progress bar counts the epochs
+        in a terminal or notebook; ``EXPRESSIVITY_PROGRESS=0`` turns it off.)
     backend : "cpu", "cuda" or "auto" (the GPU when there is one)
         Where the updates run: :func:`expressivity.training.population.train_population`
         with one network (``"cuda"``: the GPU's population kernel).
@@ -252,13 +253,17 @@ def train(
         raise ValueError(
             f"data alphabet {data.alphabet!r} differs from the network's {net.alphabet!r}"
         )
+    from expressivity._progress import epoch_progress
     from expressivity.training.backends import resolve_backend
     from expressivity.training.population import train_population
 
     backend = resolve_backend(backend)
-    prog = None if progress is None else (lambda p, rec: progress(rec))
-    (out,) = train_population([net], [data], [rng], [cfg], [validation], backend, prog,
-                              checkpoints=[checkpoint])  # fmt: skip
+    prog, bar = epoch_progress(progress, cfg.epochs, f"training {net.cell}")  # bar if interactive
+    try:
+        (out,) = train_population([net], [data], [rng], [cfg], [validation], backend, prog,
+                                  checkpoints=[checkpoint])  # fmt: skip
+    finally:
+        bar.close()
     if isinstance(out, TrainingDiverged):
         raise out
     return out
