@@ -31,3 +31,17 @@ def weiss_dir():
         return find_reference("weiss2018")
     except FileNotFoundError as err:
         pytest.skip(str(err))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``wheel`` (build, install in a fresh venv, compile cold: minutes) run only
+    when asked for, ``python -m pytest -m wheel tests/test_wheel.py``, as ``.ci/run`` does."""
+    if "wheel" in (config.option.markexpr or ""):
+        return
+    skip = pytest.mark.skip(
+        reason="builds the wheel into a fresh venv (minutes): "
+        "python -m pytest -m wheel tests/test_wheel.py (.ci/run runs it)"
+    )
+    for item in items:
+        if item.get_closest_marker("wheel") is not None:
+            item.add_marker(skip)
