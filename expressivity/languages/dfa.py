@@ -79,7 +79,14 @@ class DFA:
         partial: bool = False,
     ) -> None:
         self.alphabet = check_alphabet(alphabet)
-        states = list(states)
+        states = _state_list(states)
+        if not isinstance(transitions, Mapping):
+            raise DFAError(
+                f"transitions must be a mapping (state, symbol) -> state, got {transitions!r:.80}"
+            )
+        if isinstance(accepting, (str, bytes)) or not isinstance(accepting, Iterable):
+            raise DFAError(f"accepting must be a collection of states, got {accepting!r:.80}")
+        _state_list([start])
         index: dict[State, int] = {}
         for s in states:
             if s in index:
@@ -89,7 +96,7 @@ class DFA:
             raise DFAError(f"start state {start!r} is not one of the states {states!r}")
         acc = np.zeros(len(states), dtype=np.bool_)
         for s in accepting:
-            if s not in index:
+            if not _has(index, s):
                 raise DFAError(f"accepting state {s!r} is not one of the states")
             acc[index[s]] = True
         table = np.full((len(states), len(alphabet)), -1, dtype=np.int32)
@@ -99,7 +106,7 @@ class DFA:
             src, sym = key
             if src not in index:
                 raise DFAError(f"transition {key!r}: unknown source state {src!r}")
-            if dst not in index:
+            if not _has(index, dst):
                 raise DFAError(f"transition {key!r} -> {dst!r}: unknown target state {dst!r}")
             if not isinstance(sym, str) or len(sym) != 1 or sym not in alphabet:
                 raise DFAError(
@@ -135,9 +142,17 @@ class DFA:
         >>> DFA.from_table("a", np.array([[1], [0]]), np.array([True, False])).accepts("aa")
         True
         """
-        table = np.asarray(table)
-        accepting = np.asarray(accepting, dtype=np.bool_)
-        n = table.shape[0]
+        alphabet = check_alphabet(alphabet)
+        table = _int_array(table, "table", "a state index (or -1 for missing)")
+        accepting = np.asarray(accepting)
+        if accepting.dtype != np.bool_:
+            flags = _int_array(accepting, "accepting", "True/False (or 1/0)")
+            if flags.size and not np.isin(flags, (0, 1)).all():
+                raise DFAError(f"accepting must hold True/False (or 1/0), got {accepting!r:.80}")
+            accepting = flags.astype(np.bool_)
+        if isinstance(start, bool) or not isinstance(start, (int, np.integer)):
+            raise DFAError(f"start must be a state index (int), got {start!r}")
+        n = table.shape[0] if table.ndim else 0
         if table.ndim != 2 or table.shape[1] != len(alphabet) or accepting.shape != (n,):
             raise DFAError(
                 f"table shape {table.shape} / accepting shape {accepting.shape} do not match "
@@ -150,9 +165,11 @@ class DFA:
         if not 0 <= start < n:
             raise DFAError(f"start state {start} is outside 0..{n - 1}")
         obj = cls.__new__(cls)
-        obj.alphabet = check_alphabet(alphabet)
-        obj.states = list(range(n)) if states is None else list(states)
+        obj.alphabet = alphabet
+        obj.states = list(range(n)) if states is None else _state_list(states)
         obj._index = {s: i for i, s in enumerate(obj.states)}
+        if len(obj.states) != n or len(obj._index) != n:
+            raise DFAError(f"states must be {n} distinct labels, got {obj.states!r:.80}")
         obj.start = obj.states[start]
         obj._table = table.astype(np.int32, copy=True)
         obj._accepting = accepting.copy()
@@ -173,10 +190,20 @@ class DFA:
         >>> d.n_states, d.accepts("11"), d.accepts("10")
         (2, True, False)
         """
+        if not isinstance(spec, Mapping):
+            raise DFAError(f"a DFA dict must be a mapping, got {type(spec).__name__}")
         for key in ("alphabet", "start", "accepting", "transitions"):
             if key not in spec:
                 raise DFAError(f"DFA dict is missing the key {key!r}")
         trans_in = spec["transitions"]
+        if not isinstance(trans_in, Mapping):
+            raise DFAError(f"DFA dict 'transitions' must be a mapping, got {trans_in!r:.80}")
+        if isinstance(spec["accepting"], (str, bytes)) or not isinstance(
+            spec["accepting"], Iterable
+        ):
+            raise DFAError(
+                f"DFA dict 'accepting' must be a list of states, got {spec['accepting']!r:.80}"
+            )
         flat: dict[tuple[State, str], State] = {}
         for k, v in dict(trans_in).items():
             if isinstance(k, tuple):
@@ -189,11 +216,12 @@ class DFA:
                     f"transition entry {k!r}: {v!r} is neither (state, symbol) nor nested"
                 )
         if "states" in spec:
-            states = list(spec["states"])
+            states = _state_list(spec["states"])
         else:
             states = []
             seen: set = set()
-            for s in [spec["start"], *[k[0] for k in flat], *flat.values(), *spec["accepting"]]:
+            cand = [spec["start"], *[k[0] for k in flat], *flat.values(), *spec["accepting"]]
+            for s in _state_list(cand):
                 if s not in seen:
                     seen.add(s)
                     states.append(s)
@@ -556,6 +584,49 @@ class DFA:
         from .dfa_io import from_automata_lib
 
         return from_automata_lib(automaton, alphabet=alphabet)
+
+
+def _has(index: dict, s) -> bool:
+    try:
+        return s in index
+    except TypeError:  # unhashable: never a state
+        return False
+
+
+def _state_list(states) -> list:
+    """``states`` as a list of hashable labels (``DFAError`` otherwise)."""
+    if isinstance(states, (str, bytes)) or not isinstance(states, Iterable):
+        raise DFAError(f"states must be a sequence of hashable labels, got {states!r:.80}")
+    states = list(states)
+    for s in states:
+        try:
+            hash(s)
+        except TypeError:
+            raise DFAError(
+                f"state {s!r:.80} is not hashable (use str, int or tuple labels)"
+            ) from None
+    return states
+
+
+def _int_array(values, what: str, allowed: str) -> np.ndarray:
+    """``values`` as an int64 array; refuses NaN, inf and non-integer floats (never truncates)."""
+    try:
+        arr = np.asarray(values)
+    except (ValueError, TypeError) as err:
+        raise DFAError(f"{what} must be an array of ints ({allowed}): {err}") from None
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        if bad.any():
+            raise DFAError(
+                f"{what} holds {float(arr[bad].reshape(-1)[0])!r}, which is not {allowed}: "
+                "entries must be integers"
+            )
+        return arr.astype(np.int64)
+    if arr.dtype == np.bool_ and what == "accepting":
+        return arr.astype(np.int64)
+    raise DFAError(f"{what} must be an array of ints ({allowed}), got dtype {arr.dtype}")
 
 
 def _check_codes(encoded: np.ndarray, lengths: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -41,7 +41,21 @@ def parse_grammar(text: str | Mapping, alphabet: str | None = None) -> tuple[Rul
     ([('a', 'S', 'b'), ()], 'S', 'ab')
     """
     if isinstance(text, Mapping):
-        raw = [(str(k), [v] if isinstance(v, str) else list(v)) for k, v in text.items()]
+        raw = []
+        for k, v in text.items():
+            alts = [v] if isinstance(v, str) else v
+            if (
+                not isinstance(k, str)
+                or not isinstance(alts, (list, tuple))
+                or not all(isinstance(x, str) for x in alts)
+            ):
+                raise GrammarError(
+                    f"grammar dict entry {k!r}: {v!r:.80} must map a str nonterminal to a str "
+                    "or a list of str alternatives"
+                )
+            if not re.fullmatch(r"[A-Za-z_][\w']*", k):
+                raise GrammarError(f"grammar dict: bad left-hand side {k!r}")
+            raw.append((k, list(alts)))
     elif isinstance(text, str):
         raw = []
         for no, line in enumerate(text.splitlines(), 1):
@@ -281,20 +295,29 @@ class ContextFreeLanguage(Language):
         return length >= 0 and self.count(length) > 0
 
     def _derive(self, rng, a: str, n: int, out: list[str]) -> None:
-        total = self._counts[a][n]
-        r = int(rng.integers(0, 2**62)) % total if total < 2**62 else _big_randint(rng, total)
-        if n == 1:
-            out.append(self._term[a][r])
-            return
-        for b, c in self._bin[a]:
-            for i in range(1, n):
-                w = self._counts[b][i] * self._counts[c][n - i]
-                if r < w:
-                    self._derive(rng, b, i, out)
-                    self._derive(rng, c, n - i, out)
-                    return
-                r -= w
-        raise AssertionError("unreachable")
+        """One uniform derivation of length ``n`` from ``a`` (an explicit stack: no recursion
+        limit on the length; the same draws, in the same order, as a left-first recursion)."""
+        stack = [(a, n)]
+        while stack:
+            a, n = stack.pop()
+            total = self._counts[a][n]
+            r = int(rng.integers(0, 2**62)) % total if total < 2**62 else _big_randint(rng, total)
+            if n == 1:
+                out.append(self._term[a][r])
+                continue
+            for b, c in self._bin[a]:
+                for i in range(1, n):
+                    w = self._counts[b][i] * self._counts[c][n - i]
+                    if r < w:
+                        stack.append((c, n - i))
+                        stack.append((b, i))
+                        break
+                    r -= w
+                else:
+                    continue
+                break
+            else:
+                raise AssertionError("unreachable")
 
     def _sample_codes(self, rng, length, count):
         out = np.zeros((count, length), dtype=np.int32)

@@ -2,7 +2,8 @@
 
 Syntax: symbols of the alphabet, ``|`` (union), juxtaposition (concatenation), postfix
 ``*``, ``+``, ``?``, parentheses, ``.`` (any symbol), ``[abc]`` (a class), and ``ε``
-or ``()`` for the empty string. Whitespace is ignored.
+or ``()`` for the empty string. Whitespace is ignored (so an alphabet may not
+contain it); parentheses nest at most ``MAX_NESTING`` deep.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from .symbols import check_alphabet
 __all__ = ["from_regex", "regex_to_dfa"]
 
 _SPECIAL = set("|*+?()[].ε")
+#: deepest nesting of parentheses a pattern may use
+MAX_NESTING = 100
 
 
 class _NFA:
@@ -33,10 +36,12 @@ class _Parser:
         self.text = "".join(text.split())
         self.alphabet = alphabet
         self.i = 0
+        self.depth = 0
         self.nfa = _NFA()
 
     def error(self, msg: str) -> RegexError:
-        return RegexError(f"regex {self.text!r}, position {self.i}: {msg}")
+        text = self.text if len(self.text) <= 80 else self.text[:77] + "..."
+        return RegexError(f"regex {text!r}, position {self.i}: {msg}")
 
     def peek(self) -> str | None:
         return self.text[self.i] if self.i < len(self.text) else None
@@ -97,11 +102,15 @@ class _Parser:
     def atom(self) -> tuple[int, int]:
         c = self.peek()
         if c == "(":
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise self.error(f"parentheses nested deeper than {MAX_NESTING} levels")
             self.i += 1
             frag = self.union()
             if self.peek() != ")":
                 raise self.error("missing ')'")
             self.i += 1
+            self.depth -= 1
             return frag
         if c in ("*", "+", "?"):
             raise self.error(f"{c!r} has nothing to repeat")
@@ -150,6 +159,12 @@ def regex_to_dfa(pattern: str, alphabet: str | None = None) -> DFA:
     bad = set(alphabet) & _SPECIAL
     if bad:
         raise RegexError(f"alphabet {alphabet!r} contains regex operators {sorted(bad)}")
+    blank = [c for c in alphabet if c.isspace()]
+    if blank:
+        raise RegexError(
+            f"alphabet {alphabet!r} contains whitespace {blank}, which a regex ignores; "
+            "use visible symbols (or from_dfa / from_grammar for such an alphabet)"
+        )
     p = _Parser(pattern, alphabet)
     start, accept = p.parse()
     nfa = p.nfa
@@ -189,7 +204,10 @@ def from_regex(
     Raises
     ------
     RegexError
-        Unbalanced parentheses, a dangling operator, or a symbol outside ``alphabet``.
+        Unbalanced parentheses, a dangling operator, a symbol outside ``alphabet``,
+        whitespace or an operator in ``alphabet``, nesting deeper than ``MAX_NESTING``.
+    TypeError
+        ``pattern`` is not a str.
 
     Examples
     --------
