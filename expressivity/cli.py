@@ -263,15 +263,15 @@ def _load_model(path: str, weiss2018: bool = False, alphabet: str | None = None)
                                  "its alphabet: add --alphabet ab (a^n b^n) or abc (a^n b^n c^n)")  # fmt: skip
             return ex.load_weiss2018(p, alphabet=alphabet), {"released": True}
         raise ValueError(
-            f"{path}: not a network file: expected a .npz archive written by `expressivity train` "
-            "(Network.save) or a released Weiss et al. (2018) network (.npz, or .data with "
-            "--weiss2018 --alphabet), and this file is not a .npz (zip) archive"
+            f"{path}: not a readable network file: it is not a .npz (zip) archive; expected one "
+            "written by `expressivity train` (Network.save) or a released Weiss et al. (2018) "
+            "network (.npz, or .data with --weiss2018 --alphabet)"
         )
     try:
         with np.load(p, allow_pickle=False) as z:
             files = set(z.files)
     except (OSError, ValueError, zipfile.BadZipFile) as err:
-        raise ValueError(f"{path}: a damaged .npz archive ({type(err).__name__})") from None
+        raise ValueError(f"{path}: not a readable network file (a damaged .npz archive)") from None
     if "__meta__" in files:
         meta = ex.Network.read_metadata(p)
         training = meta.get("training")
@@ -296,7 +296,7 @@ def _language(text: str | None, alphabet: str | None, net=None, where: str = "")
     lang = language_from_arg(text, alphabet if alphabet is not None else None)
     if net is not None and lang.alphabet != net.alphabet:
         raise ValueError(
-            f"{where}language {text!r} has the alphabet {lang.alphabet!r}, the network "
+            f"{where}alphabet mismatch: language {text!r} has {lang.alphabet!r}, the network "
             f"{net.alphabet!r}; for a regex or a constraint pass --alphabet {net.alphabet}"
         )
     return lang

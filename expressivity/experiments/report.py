@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 #: spec fields with a column of their own (the others vary in the "settings" column)
-COLUMNS = ("language", "protocol", "cell", "precision")
+COLUMNS = ("language", "cell", "precision", "protocol")
 
 
 def _fmt(v) -> str:
@@ -95,7 +95,7 @@ def summarize(rows: list[dict]) -> list[dict]:
 
     Runs that differ in anything but the seed (the learning rate, the training
     range...) are never pooled. ``settings`` names the fields that differ between
-    the store's settings besides language, protocol, cell and precision.
+    the store's settings besides language, cell, precision and protocol.
     ``learned``: fraction of seeds right on the whole training range
     (frontier >= train_max); ``generalized``: fraction right beyond it
     (frontier > train_max); frontier and largest accepted n: median and max.
@@ -132,7 +132,7 @@ def summarize(rows: list[dict]) -> list[dict]:
                 else None,
             }
         )
-    out.sort(key=lambda g: (g["language"], g["protocol"], g["cell"], g["precision"],
+    out.sort(key=lambda g: (g["language"], g["cell"], g["precision"], g["protocol"],
                             g["settings"]))  # fmt: skip
     return out
 
@@ -140,17 +140,17 @@ def summarize(rows: list[dict]) -> list[dict]:
 def _per_seed_table(rows: list[dict], analysis: dict[str, dict] | None = None) -> list[str]:
     varying = _varying(rows)
     head = (
-        "| language | protocol | cell | precision | settings | seed | status | epochs | val acc "
+        "| language | cell | precision | protocol | settings | seed | status | epochs | val acc "
         "| frontier | max accepted n | first near miss accepted | train s |"
     )
     lines = [head + (" counting units: best unit |" if analysis is not None else "")]
     lines.append("|" + "---|" * (13 + (analysis is not None)))
-    for r in sorted(rows, key=lambda r: (r["spec"]["language"], r["spec"]["protocol"],
-                                         r["spec"]["cell"], r["spec"]["precision"],
+    for r in sorted(rows, key=lambda r: (r["spec"]["language"], r["spec"]["cell"],
+                                         r["spec"]["precision"], r["spec"]["protocol"],
                                          setting_label(r["spec"], varying), r["spec"]["seed"])):  # fmt: skip
         s, m = r["spec"], r["metrics"]
         lines.append(
-            f"| {s['language']} | {s['protocol']} | {s['cell']} | {s['precision']} | "
+            f"| {s['language']} | {s['cell']} | {s['precision']} | {s['protocol']} | "
             f"{setting_label(s, varying)} | {s['seed']} | {r['status']} | "
             f"{_fmt(m.get('epochs_run'))} | {_fmt(m.get('val_accuracy'))} | {_fmt(m.get('frontier'))} | "
             f"{_fmt(m.get('max_accepted_n'))} | {_fmt(m.get('first_near_miss_accepted_n'))} | "
@@ -162,14 +162,14 @@ def _per_seed_table(rows: list[dict], analysis: dict[str, dict] | None = None) -
 
 def _summary_table(summary: list[dict]) -> list[str]:
     lines = [
-        "| language | protocol | cell | precision | settings | seeds | learned (frontier ≥ train "
+        "| language | cell | precision | protocol | settings | seeds | learned (frontier ≥ train "
         "max) | generalized (frontier > train max) | frontier median / max | max accepted n "
         "(median) | train s (mean) |",
         "|" + "---|" * 11,
     ]
     for g in summary:
         lines.append(
-            f"| {g['language']} | {g['protocol']} | {g['cell']} | {g['precision']} | "
+            f"| {g['language']} | {g['cell']} | {g['precision']} | {g['protocol']} | "
             f"{g['settings']} | {g['seeds']} | "
             f"{g['learned']:.0%} | {g['generalized']:.0%} | {_fmt(g['frontier_median'])} / "
             f"{_fmt(g['frontier_max'])} | {_fmt(g['max_accepted_median'])} | "
