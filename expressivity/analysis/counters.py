@@ -60,7 +60,8 @@ import numpy as np
 
 from expressivity.evaluate import format_spacing
 
-from ._util import check_alphabets, encode_word
+from ._members import positive_of_size
+from ._util import as_rng, check_alphabets, encode_word
 from .collect import check_backend, collect_states
 
 __all__ = [
@@ -463,7 +464,14 @@ def find_counters(
     ----------
     net : Network
     lang : Language
-        Must provide ``counters(word)`` and ``positive_of_n(n)``.
+        Must have ground-truth counters, ``counters(word)`` (the counter values after
+        every prefix): this analysis fits each state unit against them, so it needs
+        a counting language (``anbn``, Dyck, ``from_constraints`` whose counters are
+        the symbol counts, or a subclass with ``_counters``). Regular languages
+        (regex, DFA, Tomita) have none: use ``extract_dfa`` or ``growth_along``.
+        Members of size ``n`` are the canonical ``positive_of_n(n)`` where the
+        language has them, else sampled members of length ``n`` (see
+        :func:`~expressivity.analysis._members.positive_of_size`).
     n_train : int
         Fit on the positives ``positive_of_n(n)``, ``n <= n_train``, and their prefixes.
     n_max : int, optional
@@ -504,15 +512,16 @@ def find_counters(
     backend = check_backend(backend)
     check_alphabets(net, lang)
     lname = getattr(lang, "name", lang)
-    probe = lang.counters("")
+    probe = lang.counters("") if hasattr(lang, "counters") else None
     if probe is None:
         raise ValueError(
-            f"language {lname!r} has no ground-truth counters (lang.counters returned None)"
+            f"language {lname!r} has no ground-truth counters (lang.counters returned "
+            "None), and find_counters needs them: it fits each state unit against the "
+            "counter values after every prefix. Counting languages (anbn, dyck-1, "
+            "from_constraints(...)) have them; for a regular language (regex, DFA, "
+            "Tomita) use extract_dfa or growth_along instead"
         )
-    try:
-        lang.positive_of_n(1)
-    except (AttributeError, NotImplementedError) as err:
-        raise ValueError(f"language {lname!r} has no canonical positives positive_of_n(n)") from err
+    positive = positive_of_size(lang, as_rng(None))  # canonical, else sampled members
     n_c = int(np.asarray(probe).shape[1])
     n_train = int(n_train)
     if n_train < 1:
@@ -522,7 +531,9 @@ def find_counters(
         raise ValueError(f"n_max ({n_max}) must be >= n_train ({n_train})")
     step = train_step or max(1, n_train // 25)
     ns = sorted(set(range(0, n_train + 1, step)) | {n_train})
-    words = [lang.positive_of_n(n) for n in ns]
+    words = [w for w in map(positive, ns) if w is not None]
+    if not words:
+        raise ValueError(f"language {lname!r} has no member of size 0..{n_train} to fit on")
     ps = collect_states(net, words, outputs=False, gates=True, backend=backend)
 
     names, word_values = _candidates(lang, n_c)
@@ -537,7 +548,9 @@ def find_counters(
     dc_train = np.zeros_like(c_train)
     dc_train[1:] = c_train[1:] - c_train[par[1:]]
 
-    long_word = lang.positive_of_n(n_max)
+    long_word = positive(n_max)
+    if long_word is None:
+        raise ValueError(f"language {lname!r} has no member of size {n_max} (n_max) to follow")
     s_far = np.asarray(net.states([long_word])[0], dtype=np.float64)
     c_far = word_values(long_word)[:, keep]
     phase_far = np.concatenate([[-1], encode_word(long_word, lang.alphabet)])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import K
+from conftest import K, counting_lstm
 
 import expressivity as ex
-from expressivity.analysis import extract_dfa
+from expressivity.analysis import extract_dfa, find_counters
 from expressivity.analysis.evaluate import eval_words, positives_of_length
 from expressivity.languages import from_constraints, from_dfa, from_regex, get_language
 
@@ -60,3 +60,18 @@ def test_extract_on_regex_and_dfa_languages(parity_net, how):
                       rng=np.random.default_rng(0))  # fmt: skip
     assert ext.equivalent is True and ext.counterexample is None
     assert ext.accuracy_by_length[30] == 1.0
+def test_find_counters_on_constraint_language():
+    lang = from_constraints("ab", "#a = 2 * #b")
+    rep = find_counters(a_counting_lstm(), lang, n_train=30, n_max=90)
+    # the members are sampled (the language has no canonical ones); the cell follows #a
+    c = rep.unit("c0")
+    assert c.counter == 0 and c.slope == pytest.approx(1.0) and c.r2 == pytest.approx(1.0)
+    assert c.r2_far == pytest.approx(1.0)
+    assert rep.unit("h0").r2 < 0.5  # tanh(c) saturates
+
+
+def test_find_counters_says_why_a_regular_language_cannot_be_used(parity_net):
+    with pytest.raises(ValueError, match="no ground-truth counters.*extract_dfa"):
+        find_counters(parity_net, from_regex("(a*ba*b)*a*", alphabet="ab"))
+    with pytest.raises(ValueError, match="no ground-truth counters"):
+        find_counters(counting_lstm(), get_language("parity").dfa())
