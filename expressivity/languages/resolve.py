@@ -2,20 +2,20 @@
 
 The command line (``--language``) and scripts name a language in one of these forms:
 
-=================================  =====================================================
-form                               meaning
-=================================  =====================================================
-``anbn``, ``dyck-4``, ``tomita-3``  a registered name, parametric ones included
-                                   (:func:`~expressivity.languages.list_languages`)
-``regex:(ab)*``                    a regular expression (:func:`from_regex`; the
-                                   alphabet is the given one, else the pattern's symbols)
-``dfa:path/to/dfa.json``           a DFA in a JSON file (any path ending in ``.json``
-                                   that exists works without the prefix); see below
-``constraint:#a = 2 * #b``         a counting constraint (:func:`from_constraints`);
-                                   needs the alphabet
-``grammar:S -> a S b | ε``         a context-free grammar (:func:`from_grammar`); rules
-                                   separated by ``;`` or newlines
-=================================  =====================================================
+===================================  =====================================================
+form                                 meaning
+===================================  =====================================================
+``anbn``, ``dyck-4``, ``tomita-3``   a registered name, parametric ones included
+                                     (:func:`~expressivity.languages.list_languages`)
+``regex:(ab)*``                      a regular expression (:func:`from_regex`; the
+                                     alphabet is the given one, else the pattern's symbols)
+``dfa:path/to/dfa.json``             a DFA in a JSON file (any path ending in ``.json``
+                                     that exists works without the prefix); see below
+``constraint:#a = 2 * #b``           a counting constraint (:func:`from_constraints`);
+                                     needs the alphabet
+``grammar:S -> a S b | ε``           a context-free grammar (:func:`from_grammar`); rules
+                                     separated by ``;`` or newlines
+===================================  =====================================================
 
 A DFA file holds either the table form that ``expressivity extract`` writes
 (``{"alphabet": "ab", "start": 0, "accepting": [true, false], "table": [[1, 0], [1, 1]]}``,
