@@ -727,15 +727,17 @@ def main(argv: list[str] | None = None) -> int:
     ``TypeError``, ``OSError`` and the project's subclasses) print one line,
     ``expressivity: error: <message>``, and return 2.
     """
+    from expressivity._progress import compile_notice, configure_logging
+
+    configure_logging()  # progress lines and notices (INFO) on stderr, beside the bars
+    words = sys.argv[1:] if argv is None else [str(w) for w in argv]
+    compiling = ("train", "evaluate", "sweep", "reproduce", "extract", "counters")
+    if words[:1] and words[0] in compiling and not {"-h", "--help"} & set(words):
+        compile_notice()  # kernels not cached yet (a first run): say so before anything else
     try:
         args = _parser().parse_args(argv)
     except SystemExit as done:  # --help, or a bad flag (argparse printed why)
         return done.code if isinstance(done.code, int) else 2
-    from expressivity._progress import compile_notice, configure_logging
-
-    configure_logging()  # progress lines and notices (INFO) on stderr, beside the bars
-    if args.command in ("train", "evaluate", "sweep", "reproduce", "extract", "counters"):
-        compile_notice()  # one line when the kernels are not cached yet (a first run)
     try:
         return args.func(args)
     except _error_types() as err:
