@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from expressivity._threads import numba_threads, threads_for
+
 __all__ = [
     "BACKENDS",
     "CpuBackend",
@@ -231,14 +233,25 @@ class CpuBackend(_Arrays):
     """The population on the CPU: one numba call per update of every network."""
 
     def __init__(self, nets, data, cfgs):
+        from expressivity.kernels.lanes import MIN_LANES
         from expressivity.kernels.step import fused
         from expressivity.protocols import targets_for
 
         super().__init__(nets, data, cfgs)
         self.data, self.cfgs, self.current = list(data), list(cfgs), list(nets)
         self.targets = [targets_for(n.head, ds) for n, ds in zip(nets, data)]
-        self.fused = fused(cfgs[0].batch_size, nets[0].hidden_size)
-        self.scratch = tuple(np.zeros(s if self.fused else (0,) * len(s), dtype=d)
+        self.threads = _cpu_threads(nets, data, cfgs[0].batch_size)
+        with numba_threads(self.threads):
+            self.fused = fused(cfgs[0].batch_size, nets[0].hidden_size)
+        # one word per update, several networks: networks as SIMD lanes (kernels.lanes),
+        # whose weights are lane-major; self.model keeps (P, NW) views of them
+        self.lanes = cfgs[0].batch_size == 1 and len(nets) >= MIN_LANES
+        self.work = _update_work(nets, data, cfgs[0].batch_size)
+        if self.lanes:
+            self.lane_model = tuple(np.ascontiguousarray(a.T) for a in self.model[:4])
+            self.model = (*(a.T for a in self.lane_model), self.model[4])
+        big = self.fused and not self.lanes
+        self.scratch = tuple(np.zeros(s if big else (0,) * len(s), dtype=d)
                              for s, d in self.scratch_shapes)  # fmt: skip
 
     def steps(self, idx: np.ndarray, nwords: np.ndarray, active: np.ndarray):
@@ -251,18 +264,27 @@ class CpuBackend(_Arrays):
         """
         import numba
 
+        from expressivity.kernels.lanes import train_lanes
         from expressivity.kernels.step import train_steps
 
         loss, status = np.zeros(nwords.shape), np.zeros(nwords.shape, dtype=np.int8)
-        if not self.fused:
-            self._unfused(idx, nwords, active, loss, status)
+        if self.lanes:
+            n = threads_for(idx.shape[0] * int(active.sum()) * self.work)
+            with numba_threads(n):
+                train_lanes(self.dims, (*self.lane_model, self.model[4]), (*self.opt, active.astype(np.int8)),
+                            (idx[:, :, 0].astype(np.int64), *self.resident), (loss, status),
+                            self.cfg, self.prec, threads=n)  # fmt: skip
             return loss, status
-        opt = (*self.opt, active.astype(np.int8))
-        data = (idx.astype(np.int32), nwords.astype(np.int64),
-                np.maximum(nwords, 1).astype(self.dt), *self.resident)  # fmt: skip
-        par = int(active.sum()) > 1 and numba.get_num_threads() > 1
-        train_steps(self.dims, self.model, opt, data, self.scratch, (loss, status), self.cfg,
-                    self.prec, parallel=par)  # fmt: skip
+        with numba_threads(self.threads):
+            if not self.fused:
+                self._unfused(idx, nwords, active, loss, status)
+                return loss, status
+            opt = (*self.opt, active.astype(np.int8))
+            data = (idx.astype(np.int32), nwords.astype(np.int64),
+                    np.maximum(nwords, 1).astype(self.dt), *self.resident)  # fmt: skip
+            par = int(active.sum()) > 1 and numba.get_num_threads() > 1
+            train_steps(self.dims, self.model, opt, data, self.scratch, (loss, status), self.cfg,
+                        self.prec, parallel=par)  # fmt: skip
         return loss, status
 
     def _unfused(self, idx, nwords, active, loss, status) -> None:
@@ -337,6 +359,34 @@ class CudaBackend(_Arrays):
 
     def _host(self, a) -> np.ndarray:
         return a.copy_to_host()
+
+
+def _update_work(nets, data, batch_size: int) -> float:
+    """Multiply-adds of one training update of one network (forward, backward, sums)."""
+    net = nets[0]
+    V, G, H, O, S, E = _dims(net)
+    T = max(1.0, float(np.mean([ds.lengths.mean() for ds in data])))
+    return 3.0 * batch_size * T * (G * H * (H + 8) + O * H)
+
+
+def _cpu_threads(nets, data, batch_size: int) -> int:
+    """numba threads for the CPU backend (see :mod:`expressivity._threads`).
+
+    An update that the fused step runs at one thread (small batches) gains
+    nothing from a second thread for one network; a population's fused call
+    runs its networks in parallel when their work per update justifies it; the
+    unfused path runs its chunks in parallel when one update justifies it.
+    """
+    import numba
+
+    from expressivity.kernels.step import fused
+
+    with numba_threads(1):
+        fused_at_one = fused(batch_size, nets[0].hidden_size)
+    work = _update_work(nets, data, batch_size)
+    if fused_at_one:
+        return 1 if len(nets) == 1 else threads_for(work * len(nets))
+    return threads_for(work) if numba.get_num_threads() > 1 else 1
 
 
 def _dense_targets(head: str, ds, T: int, O: int) -> np.ndarray:

@@ -48,6 +48,7 @@ from pathlib import Path
 
 import numpy as np
 
+from expressivity._threads import blas_limited
 from expressivity.training.backends import BACKENDS, CpuBackend, CudaBackend, resolve_backend
 from expressivity.training.trainer import (
     TrainConfig,
@@ -160,6 +161,13 @@ def train_population(
     _check_population(nets, data, rngs, cfgs, validation, backend)
     if len(ckpts) != P:
         raise ValueError(f"checkpoints has {len(ckpts)} entries for {P} networks")
+    with blas_limited():  # one BLAS thread inside our calls (see expressivity._threads)
+        return _train(nets, data, rngs, cfgs, validation, backend, progress, threads_per_block,
+                      ckpts)  # fmt: skip
+
+
+def _train(nets, data, rngs, cfgs, validation, backend, progress, threads_per_block, ckpts):
+    P = len(nets)
     impl = (CpuBackend(nets, data, cfgs) if backend == "cpu"
             else CudaBackend(nets, data, cfgs, threads_per_block))  # fmt: skip
     B = cfgs[0].batch_size

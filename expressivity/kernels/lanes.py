@@ -1,0 +1,775 @@
+"""Networks as SIMD lanes: one update of P networks together, on the CPU.
+
+Researchers train many small networks (seeds × cells × learning rates ×
+languages), mostly on one word per update (the Weiss et al. protocol). One
+such network's update is too small to fill a core's vector units; P of them
+side by side do: here the *network* is the innermost (lane) index of every
+array. Each network's weights are a column of a lane-major matrix
+``w (NW, P)`` (the population layout of :mod:`expressivity.kernels.step`,
+transposed), each lane reads its own word, and every loop of the update runs
+over contiguous lanes:
+
+forward through time (every cell of :mod:`expressivity.cells` through its
+integer description, as :mod:`expressivity.kernels.cpu`), the head (next-symbol
+softmax, accept or next-set), backward through time, the gradient sums,
+clipping by global norm, Adam or SGD on float64 master weights and the
+re-rounding, fused, for K updates in one call.
+
+Exactness. Every lane performs the operations of
+:func:`expressivity.kernels.step.train_steps` on a batch of one word, in the
+same order: the same products, the same sums (k ascending in the recurrent
+products, steps ascending in the gradient sums, entries ascending in the
+clipping norm), the same roundings. Lanes differ only in *which* entries they
+compute, never in how: a lane whose word has ended keeps its state, takes no
+further terms in its sums (a masked term is not added), and a network whose
+update failed is not written. So each network's weights, moments, losses and
+statuses equal those of training it alone with
+:func:`expressivity.training.train`, bit for bit, in every precision
+(``tests/test_lanes.py``). There is no reassociated sum to bound.
+
+Tiles. Lanes are cut into tiles of :data:`TILE` networks (a few vector
+registers wide); a tile's weights and its per-step work arrays are copied
+into contiguous tile-local arrays for the whole call, so its K updates run in
+cache. Tiles are independent for the whole call, so with more than one numba
+thread they run in parallel (one parallel region per call of K updates).
+
+Arrays (P networks, NW weights each, K updates, T steps):
+
+- ``model = (w (NW, P) carrier, master, mom1, mom2 (NW, P) float64, trainable (NW,) int8)``
+- ``opt = (hyper (P, 6) float64: lr, clip (0: none), momentum, beta1, beta2, eps;
+  tstep (P,) int64 updates so far; active (P,) int8)``
+- ``data = (idx (K, P) int64: the word of each network at each update, -1 none;
+  symbols (P, N, T) int32; lengths (P, N) int64; targets (P, N, T+1, O) carrier)``
+- ``result = (loss (K, P) float64, status (K, P) int8)``: as
+  :mod:`expressivity.kernels.step` (0 ok, 1 loss, 2 gradient, 3 weights not
+  finite); a network whose status becomes non-zero takes no further update.
+
+Examples
+--------
+>>> TILE
+16
+>>> tile_bounds(40, 16, 1).tolist()  # balanced tiles of at most 16
+[0, 13, 27, 40]
+>>> tile_bounds(20, 16, 2).tolist()  # two threads: at least two tiles
+[0, 10, 20]
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from expressivity.activations import relu, sigmoid, tanh
+from expressivity.kernels.cpu import _HDR, rnd
+from expressivity.kernels.scalar import exp
+
+__all__ = ["MIN_LANES", "TILE", "tile_bounds", "train_lanes"]
+
+#: networks per tile: 16 float32 lanes fill one AVX-512 register (two AVX2
+#: ones); a tile of H = 32 LSTMs keeps its per-step work arrays for words of
+#: ~100 symbols in a core's L2 cache
+TILE = 16
+#: the CPU backend trains populations of at least this many one-word-per-update
+#: networks as lanes (one network alone keeps the fused step, built for it)
+MIN_LANES = 2
+
+_LSTM, _INTERP, _KEEP = 0, 1, 2
+_NEXT_SYMBOL, _ACCEPT = 0, 1
+_ADAM = 0
+
+
+def tile_bounds(P: int, tile: int, threads: int) -> np.ndarray:
+    """Tile boundaries for P lanes: tiles of at most ``tile`` lanes, and at least
+    ``threads`` tiles when every tile keeps 4 lanes or more."""
+    n = max(-(-P // tile), min(threads, P // 4), 1)
+    return np.linspace(0, P, n + 1).round().astype(np.int64)
+
+
+# ----------------------------------------------------------------------------- pieces
+
+
+@njit(cache=True)
+def _matvec(wt, off, src, dst, J, K):
+    """dst[j, l] += sum_k wt[off + j K + k, l] src[k, l], k ascending (four rows at a time)."""
+    L = dst.shape[1]
+    j = 0
+    while j + 4 <= J:
+        d0, d1, d2, d3 = dst[j], dst[j + 1], dst[j + 2], dst[j + 3]
+        for k in range(K):
+            u0 = wt[off + j * K + k]
+            u1 = wt[off + (j + 1) * K + k]
+            u2 = wt[off + (j + 2) * K + k]
+            u3 = wt[off + (j + 3) * K + k]
+            s = src[k]
+            for l in range(L):
+                x = s[l]
+                d0[l] += u0[l] * x
+                d1[l] += u1[l] * x
+                d2[l] += u2[l] * x
+                d3[l] += u3[l] * x
+        j += 4
+    while j < J:
+        d0 = dst[j]
+        for k in range(K):
+            u0 = wt[off + j * K + k]
+            s = src[k]
+            for l in range(L):
+                d0[l] += u0[l] * s[l]
+        j += 1
+
+
+@njit(cache=True)
+def _matvec_t(wt, off, src, dst, J, K):
+    """dst[k, l] += sum_j wt[off + j K + k, l] src[j, l], j ascending (four rows at a time)."""
+    L = dst.shape[1]
+    k = 0
+    while k + 4 <= K:
+        d0, d1, d2, d3 = dst[k], dst[k + 1], dst[k + 2], dst[k + 3]
+        for j in range(J):
+            u0 = wt[off + j * K + k]
+            u1 = wt[off + j * K + k + 1]
+            u2 = wt[off + j * K + k + 2]
+            u3 = wt[off + j * K + k + 3]
+            s = src[j]
+            for l in range(L):
+                x = s[l]
+                d0[l] += u0[l] * x
+                d1[l] += u1[l] * x
+                d2[l] += u2[l] * x
+                d3[l] += u3[l] * x
+        k += 4
+    while k < K:
+        d0 = dst[k]
+        for j in range(J):
+            u0 = wt[off + j * K + k]
+            s = src[j]
+            for l in range(L):
+                d0[l] += u0[l] * s[l]
+        k += 1
+
+
+@njit(cache=True)
+def _activate(pre, wt, boff, out, act, prec):
+    """out[j, l] = rnd(act(rnd(pre[j, l] + b))), b = wt[boff + j, l] (boff < 0: +0)."""
+    H, L = pre.shape
+    zero = pre.dtype.type(0.0)
+    for j in range(H):
+        p = pre[j]
+        o = out[j]
+        b = wt[max(boff, 0) + j]
+        nob = boff < 0
+        if act == 0:
+            for l in range(L):
+                o[l] = rnd(sigmoid(rnd(p[l] + (zero if nob else b[l]), prec)), prec)
+        elif act == 1:
+            for l in range(L):
+                o[l] = rnd(tanh(rnd(p[l] + (zero if nob else b[l]), prec)), prec)
+        else:
+            for l in range(L):
+                o[l] = rnd(relu(rnd(p[l] + (zero if nob else b[l]), prec)), prec)
+
+
+@njit(cache=True)
+def _forward(wt, sym, lens, Tc, dims, cfg, prec, states, gates, aux, pre):
+    """The recurrence over steps 0..Tc-1 (as :func:`expressivity.kernels.cpu._forward_chunk`)."""
+    V, G, H = dims[0], dims[1], dims[2]
+    L = lens.shape[0]
+    oU = V * G * H
+    ob = oU + G * H * H
+    od = ob + G * H
+    update, zi, ci = cfg[0], cfg[2], cfg[3]
+    one = states.dtype.type(1.0)
+    zero = one - one
+    S = states.shape[1]
+    for t in range(Tc):
+        h = states[t, :H]
+        st = sym[t]
+        for g in range(G):
+            base = _HDR + 5 * g
+            act, has_u, ri, after = cfg[base], cfg[base + 1], cfg[base + 2], cfg[base + 3]
+            for j in range(H):  # W x: the packed row of the symbol each lane reads
+                row = pre[j]
+                for v in range(V):
+                    xw = wt[(v * G + g) * H + j]
+                    for l in range(L):
+                        row[l] = xw[l] if st[l] == v else row[l]
+            if after:  # act(W x + b + r ⊙ (U h + d)), each product rounded once
+                ax = aux[t]
+                ax[:, :] = zero
+                _matvec(wt, oU + g * H * H, h, ax, H, H)
+                r = gates[t, ri]
+                for j in range(H):
+                    a, p, rr = ax[j], pre[j], r[j]
+                    dj, bj = wt[od + j], wt[ob + g * H + j]
+                    for l in range(L):
+                        uv = rnd(a[l] + dj[l], prec)
+                        a[l] = uv
+                        a1 = rnd(p[l] + bj[l], prec)
+                        p[l] = rnd(a1 + rnd(rr[l] * uv, prec), prec)
+                _activate(pre, wt, -1, gates[t, g], act, prec)
+                continue
+            if has_u:
+                if ri >= 0:
+                    ax = aux[t]
+                    r = gates[t, ri]
+                    for j in range(H):
+                        for l in range(L):
+                            ax[j, l] = rnd(r[j, l] * h[j, l], prec)
+                    _matvec(wt, oU + g * H * H, ax, pre, H, H)
+                else:
+                    _matvec(wt, oU + g * H * H, h, pre, H, H)
+            _activate(pre, wt, ob + g * H, gates[t, g], act, prec)
+        hn = states[t + 1, :H]
+        cand = gates[t, ci]
+        if update == _LSTM:
+            c, cn, ax = states[t, H:], states[t + 1, H:], aux[t]
+            ig, fg, og = gates[t, 0], gates[t, 1], gates[t, 2]
+            for j in range(H):
+                for l in range(L):
+                    cn[j, l] = rnd(rnd(fg[j, l] * c[j, l], prec) + rnd(ig[j, l] * cand[j, l], prec),
+                                   prec)  # fmt: skip
+                for l in range(L):
+                    ax[j, l] = rnd(tanh(cn[j, l]), prec)
+                for l in range(L):
+                    hn[j, l] = rnd(og[j, l] * ax[j, l], prec)
+        elif update == _INTERP:
+            z = gates[t, zi]
+            for j in range(H):
+                for l in range(L):
+                    omz = rnd(one - z[j, l], prec)
+                    hn[j, l] = rnd(rnd(omz * h[j, l], prec) + rnd(z[j, l] * cand[j, l], prec),
+                                   prec)  # fmt: skip
+        elif update == _KEEP:
+            z = gates[t, zi]
+            for j in range(H):
+                for l in range(L):
+                    omz = rnd(one - z[j, l], prec)
+                    hn[j, l] = rnd(rnd(z[j, l] * h[j, l], prec) + rnd(omz * cand[j, l], prec),
+                                   prec)  # fmt: skip
+        else:
+            for j in range(H):
+                for l in range(L):
+                    hn[j, l] = cand[j, l]
+        for i in range(S):  # lanes whose word has ended keep their state
+            a, b = states[t + 1, i], states[t, i]
+            for l in range(L):
+                a[l] = b[l] if t >= lens[l] else a[l]
+
+
+@njit(cache=True)
+def _head(wt, lens, real, Tc, dims, head, prec, states, Y, dz, dh_ext, lsum):
+    """Readout, loss and d loss / d logits (as :func:`expressivity.kernels.step.head_lane`,
+    one word per network: the division by the number of words is by one)."""
+    V, G, H, O = dims[0], dims[1], dims[2], dims[3]
+    L = lens.shape[0]
+    ow = V * G * H + G * H * H + G * H + H
+    obo = ow + O * H
+    one = states.dtype.type(1.0)
+    zero = one - one
+    for l in range(L):
+        lsum[l] = 0.0
+    for t in range(Tc + 1):
+        h = states[t]
+        for o in range(O):  # logits, rounded once
+            z = dz[t, o]
+            z[:] = zero
+            for k in range(H):
+                u, hk = wt[ow + o * H + k], h[k]
+                for l in range(L):
+                    z[l] += u[l] * hk[l]
+            b = wt[obo + o]
+            for l in range(L):
+                z[l] = rnd(z[l] + b[l], prec)
+        for l in range(L):
+            n = lens[l]
+            if not (real[l] and t <= n):
+                for o in range(O):
+                    dz[t, o, l] = zero
+                continue
+            if head == _NEXT_SYMBOL:  # softmax, each elementwise step rounded
+                m = dz[t, 0, l]
+                for o in range(1, O):
+                    m = max(m, dz[t, o, l])
+                s = zero
+                for o in range(O):
+                    e = rnd(exp(rnd(dz[t, o, l] - m, prec)), prec)
+                    dz[t, o, l] = e
+                    s += e
+                s = rnd(s, prec)
+                for o in range(O):
+                    dz[t, o, l] = rnd(dz[t, o, l] / s, prec)
+                tgt = -1
+                for o in range(O):
+                    if Y[t, o, l] > zero:
+                        tgt = o
+                for o in range(O):
+                    if tgt < 0:
+                        dz[t, o, l] = zero
+                    elif o == tgt:
+                        lsum[l] -= math.log(float(dz[t, o, l]))
+                        dz[t, o, l] = rnd(dz[t, o, l] - one, prec)
+                    else:
+                        dz[t, o, l] = rnd(dz[t, o, l], prec)
+            elif head == _ACCEPT:
+                dz[t, 0, l] = rnd(sigmoid(dz[t, 0, l]), prec)
+                if t == n:
+                    pl = float(dz[t, 0, l])
+                    y = float(Y[t, 0, l])
+                    lsum[l] -= y * math.log(pl + 1e-300) + (1.0 - y) * math.log(1.0 - pl + 1e-300)
+                    dz[t, 0, l] = pl - y  # rounded to the carrier, as on the CPU
+                    dz[t, 0, l] = rnd(dz[t, 0, l], prec)
+                else:
+                    dz[t, 0, l] = zero
+            else:
+                for o in range(O):
+                    dz[t, o, l] = rnd(sigmoid(dz[t, o, l]), prec)
+                    pf = float(dz[t, o, l])
+                    y = float(Y[t, o, l])
+                    lsum[l] -= y * math.log(pf + 1e-300) + (1.0 - y) * math.log(1.0 - pf + 1e-300)
+                    dz[t, o, l] = rnd(dz[t, o, l] - Y[t, o, l], prec)
+        for k in range(H):  # d loss / d h = W_out^T dz, rounded once
+            d = dh_ext[t, k]
+            d[:] = zero
+            for o in range(O):
+                u, zo = wt[ow + o * H + k], dz[t, o]
+                for l in range(L):
+                    d[l] += u[l] * zo[l]
+            for l in range(L):
+                d[l] = rnd(d[l], prec) if (real[l] and t <= lens[l]) else zero
+
+
+@njit(cache=True)
+def _dactivate(dact, a, dp, act, prec):
+    """dp = rnd(dact * rnd(act'(.))), act' in terms of the output a."""
+    H, L = a.shape
+    one = a.dtype.type(1.0)
+    zero = one - one
+    for j in range(H):
+        v, da, d = a[j], dact[j], dp[j]
+        if act == 0:
+            for l in range(L):
+                d[l] = rnd(da[l] * rnd(v[l] * rnd(one - v[l], prec), prec), prec)
+        elif act == 1:
+            for l in range(L):
+                d[l] = rnd(da[l] * rnd(one - rnd(v[l] * v[l], prec), prec), prec)
+        else:
+            for l in range(L):
+                d[l] = da[l] if v[l] > zero else zero
+
+
+@njit(cache=True)
+def _backward(wt, lens, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, daux, dstate0,
+              work):  # fmt: skip
+    """Backpropagation through time (as :func:`expressivity.kernels.cpu._backward_chunk`)."""
+    V, G, H = dims[0], dims[1], dims[2]
+    L = lens.shape[0]
+    oU = V * G * H
+    update, zi, ci = cfg[0], cfg[2], cfg[3]
+    one = states.dtype.type(1.0)
+    zero = one - one
+    dh, dc, dh1, dc1, dprev, dtmp = work[0], work[1], work[2], work[3], work[4], work[5]
+    dact = work[6:]
+    for j in range(H):
+        for l in range(L):
+            dh[j, l] = dh_ext[lens[l], j, l]
+            dc[j, l] = zero
+    for t in range(Tc - 1, -1, -1):
+        dact[:, :, :] = zero
+        dtmp[:, :] = zero
+        dprev[:, :] = zero
+        dh1[:, :] = dh
+        dc1[:, :] = dc
+        if update == _LSTM:
+            tv, og = aux[t], gates[t, 2]
+            c, cand, ig, fg = states[t, H:], gates[t, ci], gates[t, 0], gates[t, 1]
+            dcn = dprev  # scratch: the LSTM has no direct h -> h' path
+            for j in range(H):
+                for l in range(L):
+                    dtv = rnd(rnd(dh[j, l] * og[j, l], prec)
+                              * rnd(one - rnd(tv[j, l] * tv[j, l], prec), prec), prec)  # fmt: skip
+                    dcn[j, l] = rnd(dc[j, l] + dtv, prec)
+                for l in range(L):
+                    dact[2, j, l] = rnd(dh[j, l] * tv[j, l], prec)
+                for l in range(L):
+                    dact[1, j, l] = rnd(dcn[j, l] * c[j, l], prec)
+                for l in range(L):
+                    dact[0, j, l] = rnd(dcn[j, l] * cand[j, l], prec)
+                for l in range(L):
+                    dact[3, j, l] = rnd(dcn[j, l] * ig[j, l], prec)
+                for l in range(L):
+                    dc[j, l] = rnd(dcn[j, l] * fg[j, l], prec)
+            dcn[:, :] = zero
+        elif update == _INTERP or update == _KEEP:
+            z, cand, h = gates[t, zi], gates[t, ci], states[t, :H]
+            dzg, dhh = dact[zi], dact[ci]
+            for j in range(H):
+                if update == _INTERP:  # h' = (1 - z) h + z hh
+                    for l in range(L):
+                        dzg[j, l] = rnd(dh[j, l] * rnd(cand[j, l] - h[j, l], prec), prec)
+                    for l in range(L):
+                        dhh[j, l] = rnd(dh[j, l] * z[j, l], prec)
+                    for l in range(L):
+                        dprev[j, l] = rnd(dh[j, l] * rnd(one - z[j, l], prec), prec)
+                else:  # h' = z h + (1 - z) hh
+                    for l in range(L):
+                        dzg[j, l] = rnd(dh[j, l] * rnd(h[j, l] - cand[j, l], prec), prec)
+                    for l in range(L):
+                        dhh[j, l] = rnd(dh[j, l] * rnd(one - z[j, l], prec), prec)
+                    for l in range(L):
+                        dprev[j, l] = rnd(dh[j, l] * z[j, l], prec)
+        else:
+            dact[ci, :, :] = dh
+        for g in range(G - 1, -1, -1):  # the candidate pushes into its reset gate first
+            base = _HDR + 5 * g
+            act, has_u, ri, after = cfg[base], cfg[base + 1], cfg[base + 2], cfg[base + 3]
+            dp = dpre[t, g]
+            _dactivate(dact[g], gates[t, g], dp, act, prec)
+            if after:
+                r, du, dr, u = gates[t, ri], daux[t], dact[ri], aux[t]
+                for j in range(H):
+                    for l in range(L):
+                        du[j, l] = rnd(dp[j, l] * r[j, l], prec)
+                    for l in range(L):
+                        dr[j, l] = rnd(dr[j, l] + rnd(dp[j, l] * u[j, l], prec), prec)
+                _matvec_t(wt, oU + g * H * H, du, dtmp, H, H)
+            elif has_u:
+                if ri >= 0:
+                    drh = daux[t]
+                    drh[:, :] = zero
+                    _matvec_t(wt, oU + g * H * H, dp, drh, H, H)
+                    dr, h, r = dact[ri], states[t, :H], gates[t, ri]
+                    for j in range(H):
+                        for l in range(L):
+                            drh[j, l] = rnd(drh[j, l], prec)
+                        for l in range(L):
+                            dr[j, l] = rnd(dr[j, l] + rnd(drh[j, l] * h[j, l], prec), prec)
+                        for l in range(L):
+                            dprev[j, l] = rnd(dprev[j, l] + rnd(drh[j, l] * r[j, l], prec), prec)
+                else:
+                    _matvec_t(wt, oU + g * H * H, dp, dtmp, H, H)
+        ext = dh_ext[t]
+        for j in range(H):
+            for l in range(L):
+                dh[j, l] = rnd(rnd(dprev[j, l] + rnd(dtmp[j, l], prec), prec) + ext[j, l], prec)
+        for l in range(L):  # lanes whose word had ended: the state passed through unchanged
+            if t >= lens[l]:
+                for j in range(H):
+                    dh[j, l] = dh1[j, l]
+                    dc[j, l] = dc1[j, l]
+                    daux[t, j, l] = zero
+                    for g in range(G):
+                        dpre[t, g, j, l] = zero
+    S = dstate0.shape[0]
+    for j in range(H):
+        for l in range(L):
+            dstate0[j, l] = dh[j, l]
+    if S > H:
+        for j in range(H):
+            for l in range(L):
+                dstate0[H + j, l] = dc[j, l]
+
+
+@njit(cache=True)
+def _gradients(wt, sym, lens, Tc, dims, cfg, prec, states, aux, dz, dpre, daux, dstate0, grad):
+    """The gradient in the population layout, each entry rounded once (as
+    :func:`expressivity.kernels.step._gradients` with one lane per network:
+    for every entry its terms in step order; masked terms are not added)."""
+    V, G, H, O, S, E = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5]
+    L = lens.shape[0]
+    oU = V * G * H
+    ob = oU + G * H * H
+    od = ob + G * H
+    ow = od + H
+    obo = ow + O * H
+    os0 = obo + O
+    oW = os0 + S
+    oE = oW + G * H * E
+    zero = states.dtype.type(0.0)
+    grad[:, :] = zero
+    for t in range(Tc):
+        st = sym[t]
+        for g in range(G):
+            for j in range(H):
+                a = dpre[t, g, j]
+                bb = grad[ob + g * H + j]
+                for l in range(L):
+                    if t < lens[l]:
+                        bb[l] += a[l]
+                for v in range(V):
+                    x = grad[(v * G + g) * H + j]
+                    for l in range(L):
+                        if t < lens[l] and st[l] == v:
+                            x[l] += a[l]
+        for j in range(H):
+            a, x = daux[t, j], grad[od + j]
+            for l in range(L):
+                if t < lens[l]:
+                    x[l] += a[l]
+        for g in range(G):
+            after = cfg[_HDR + 5 * g + 3]
+            if not (cfg[_HDR + 5 * g + 1] or after):
+                continue
+            src = aux[t] if (cfg[_HDR + 5 * g + 2] >= 0 and not after) else states[t]
+            for j in range(H):
+                a = daux[t, j] if after else dpre[t, g, j]
+                for k in range(H):
+                    x, s = grad[oU + (g * H + j) * H + k], src[k]
+                    for l in range(L):
+                        if t < lens[l]:
+                            x[l] += a[l] * s[l]
+    for t in range(Tc + 1):
+        h = states[t]
+        for o in range(O):
+            a, x = dz[t, o], grad[obo + o]
+            for l in range(L):
+                if t <= lens[l]:
+                    x[l] += a[l]
+            for k in range(H):
+                x, s = grad[ow + o * H + k], h[k]
+                for l in range(L):
+                    if t <= lens[l]:
+                        x[l] += a[l] * s[l]
+    for k in range(S):  # 0 + x, as a sum over one word
+        x = grad[os0 + k]
+        for l in range(L):
+            x[l] = zero + dstate0[k, l]
+    for q in range(oU if E > 0 else 0, oW):  # XW stays unrounded with an embedding
+        x = grad[q]
+        for l in range(L):
+            x[l] = rnd(x[l], prec)
+    if E > 0:  # W_g = dXW[:, g, :]^T X; embedding^T = sum over gates of dXW[:, g, :] W_g
+        acc = np.empty(L, dtype=grad.dtype)
+        part = np.empty(L, dtype=grad.dtype)
+        for g in range(G):
+            for j in range(H):
+                for k in range(E):
+                    acc[:] = zero
+                    for v in range(V):
+                        x, e = grad[(v * G + g) * H + j], wt[oE + k * V + v]
+                        for l in range(L):
+                            acc[l] += x[l] * e[l]
+                    y = grad[oW + (g * H + j) * E + k]
+                    for l in range(L):
+                        y[l] = rnd(acc[l], prec)
+        for k in range(E):
+            for v in range(V):
+                acc[:] = zero
+                for g in range(G):
+                    if cfg[_HDR + 5 * g + 4]:
+                        part[:] = zero
+                        for j in range(H):
+                            x, u = grad[(v * G + g) * H + j], wt[oW + (g * H + j) * E + k]
+                            for l in range(L):
+                                part[l] += x[l] * u[l]
+                        for l in range(L):
+                            acc[l] += part[l]
+                y = grad[oE + k * V + v]
+                for l in range(L):
+                    y[l] = rnd(acc[l], prec)
+
+
+@njit(cache=True)
+def _not_finite(x):
+    return not (x - x == 0.0)
+
+
+@njit(cache=True)
+def _update(p0, dims, cfg, prec, trainable, hyper, tstep, act, lsum, grad, wt, mt, m1, m2, k,
+            loss, status):  # fmt: skip
+    """Clipping, Adam or SGD and re-rounding of the tile's active lanes (as
+    :func:`expressivity.kernels.step._train_network`); statuses and losses of update k."""
+    V, G, H, O, S, E, opt_code = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[7]
+    NW, L = grad.shape
+    oU = V * G * H
+    oW = oU + G * H * H + G * H + H + O * H + O + S
+    oE = oW + G * H * E
+    zero = wt.dtype.type(0.0)
+    ss = np.zeros(L)
+    bad = np.zeros(L, dtype=np.bool_)
+    for q in range(NW):
+        if trainable[q]:
+            x = grad[q]
+            for l in range(L):
+                gf = float(x[l])
+                bad[l] = bad[l] or _not_finite(gf)
+                ss[l] += gf * gf
+    for l in range(L):
+        if not act[l]:
+            continue
+        p = p0 + l
+        lval = lsum[l] / 1.0
+        loss[k, p] = lval
+        if _not_finite(lval):
+            status[k, p] = 1
+            act[l] = 0
+            continue
+        if bad[l]:
+            status[k, p] = 2
+            act[l] = 0
+            continue
+        norm = math.sqrt(ss[l])
+        clip = hyper[p, 1]
+        scale = clip / norm if clip > 0.0 and norm > clip and norm > 0.0 else 1.0
+        t_next = tstep[p] + 1
+        lr, mu, b1, b2, eps = hyper[p, 0], hyper[p, 2], hyper[p, 3], hyper[p, 4], hyper[p, 5]
+        c1 = 1.0 - math.pow(b1, t_next)
+        c2 = 1.0 - math.pow(b2, t_next)
+        step, eps_c2 = lr * math.sqrt(c2) / c1, eps * math.sqrt(c2)
+        wbad = False
+        for q in range(NW):
+            if trainable[q]:
+                if scale != 1.0:
+                    grad[q, l] = float(grad[q, l]) * scale  # rounded to the carrier
+                g = float(grad[q, l])
+                master, a, b = mt[q, l], m1[q, l], m2[q, l]
+                if opt_code == _ADAM:
+                    a = a * b1 + (1.0 - b1) * g
+                    b = b * b2 + (1.0 - b2) * (g * g)
+                    master = master - step * a / (math.sqrt(b) + eps_c2)
+                elif mu != 0.0:
+                    a = mu * a + g
+                    master = master - lr * a
+                else:
+                    master = master - lr * g
+                mt[q, l], m1[q, l], m2[q, l] = master, a, b
+                wt[q, l] = rnd(master, prec)
+                if _not_finite(master):
+                    wbad = True
+        if E > 0:  # re-pack XW from the rounded W and embedding (as params.pack)
+            for q in range(oU):
+                v, g, j = q // (G * H), (q // H) % G, q % H
+                acc = zero
+                if cfg[_HDR + 5 * g + 4]:
+                    for kk in range(E):
+                        acc += wt[oE + kk * V + v, l] * wt[oW + (g * H + j) * E + kk, l]
+                wt[q, l] = acc
+        tstep[p] = t_next
+        status[k, p] = 3 if wbad else 0
+        if wbad:
+            act[l] = 0
+
+
+@njit(cache=True, nogil=True)
+def _tile(p0, p1, dims, model, opt, data, result, cfg, prec):
+    """All K updates of networks p0..p1-1, in tile-local contiguous arrays."""
+    w, master, mom1, mom2, trainable = model
+    hyper, tstep, active = opt
+    idx, sym_all, len_all, Y_all = data
+    loss, status = result
+    G, H, O, S = dims[1], dims[2], dims[3], dims[4]
+    L = p1 - p0
+    K = idx.shape[0]
+    T = sym_all.shape[2]
+    dt = w.dtype
+    zero = dt.type(0.0)
+    wt = np.ascontiguousarray(w[:, p0:p1])
+    mt = np.ascontiguousarray(master[:, p0:p1])
+    m1 = np.ascontiguousarray(mom1[:, p0:p1])
+    m2 = np.ascontiguousarray(mom2[:, p0:p1])
+    act = active[p0:p1].copy()
+    sym = np.zeros((T, L), dtype=np.int32)
+    lens = np.zeros(L, dtype=np.int64)
+    real = np.zeros(L, dtype=np.bool_)
+    Y = np.zeros((T + 1, O, L), dtype=dt)
+    states = np.zeros((T + 1, S, L), dtype=dt)
+    gates = np.zeros((T, G, H, L), dtype=dt)
+    aux = np.zeros((T, H, L), dtype=dt)
+    dz = np.zeros((T + 1, O, L), dtype=dt)
+    dh_ext = np.zeros((T + 1, H, L), dtype=dt)
+    dpre = np.zeros((T, G, H, L), dtype=dt)
+    daux = np.zeros((T, H, L), dtype=dt)
+    dstate0 = np.zeros((S, L), dtype=dt)
+    pre = np.zeros((H, L), dtype=dt)
+    work = np.zeros((6 + G, H, L), dtype=dt)
+    grad = np.zeros((w.shape[0], L), dtype=dt)
+    lsum = np.zeros(L)
+    os0 = dims[0] * G * H + G * H * H + G * H + H + O * H + O
+    for k in range(K):
+        if not act.any():
+            break
+        Tc = 0
+        for l in range(L):
+            p = p0 + l
+            i = idx[k, p]
+            real[l] = act[l] != 0 and i >= 0
+            n = len_all[p, i] if real[l] else 0
+            lens[l] = n
+            Tc = max(Tc, n)
+            for t in range(T):
+                sym[t, l] = sym_all[p, i, t] if real[l] else 0
+            for t in range(n + 1):
+                for o in range(O):
+                    Y[t, o, l] = Y_all[p, i, t, o] if real[l] else zero
+        for s in range(S):
+            states[0, s, :] = wt[os0 + s]
+        _forward(wt, sym, lens, Tc, dims, cfg, prec, states, gates, aux, pre)
+        _head(wt, lens, real, Tc, dims, dims[6], prec, states, Y, dz, dh_ext, lsum)
+        _backward(wt, lens, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, daux, dstate0,
+                  work)  # fmt: skip
+        _gradients(wt, sym, lens, Tc, dims, cfg, prec, states, aux, dz, dpre, daux, dstate0, grad)
+        _update(p0, dims, cfg, prec, trainable, hyper, tstep, act, lsum, grad, wt, mt, m1, m2, k,
+                loss, status)  # fmt: skip
+    w[:, p0:p1] = wt
+    master[:, p0:p1] = mt
+    mom1[:, p0:p1] = m1
+    mom2[:, p0:p1] = m2
+
+
+@njit(cache=True, nogil=True)
+def _lanes_serial(bounds, dims, model, opt, data, result, cfg, prec):
+    for i in range(bounds.shape[0] - 1):
+        _tile(bounds[i], bounds[i + 1], dims, model, opt, data, result, cfg, prec)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def _lanes_parallel(bounds, dims, model, opt, data, result, cfg, prec):
+    for i in prange(bounds.shape[0] - 1):
+        _tile(bounds[i], bounds[i + 1], dims, model, opt, data, result, cfg, prec)
+
+
+def train_lanes(dims, model, opt, data, result, cfg, prec, threads: int = 1,
+                tile: int = TILE) -> None:  # fmt: skip
+    """K updates of every active network, one word each, networks as lanes (module docstring).
+
+    Parameters
+    ----------
+    dims : (V, G, H, O, S, E, head code, optimizer code) as :mod:`expressivity.kernels.step`
+    model, opt, data, result : the arrays of the module docstring (lane-major weights)
+    cfg, prec : the cell description and precision code of the networks
+    threads : numba threads to spread the tiles over (1: serial)
+    tile : networks per tile
+
+    Raises
+    ------
+    ValueError
+        Arrays whose shapes disagree.
+
+    Examples
+    --------
+    >>> import numpy as np, expressivity as ex
+    >>> from expressivity.languages import Dataset, get_language
+    >>> from expressivity.training import TrainConfig, train_population
+    >>> ds = Dataset.from_words(get_language("anbn"), ["ab", "aabb"])
+    >>> nets = [ex.Network.create("gru", "ab", 2, rng=np.random.default_rng(s)) for s in range(3)]
+    >>> out = train_population(nets, [ds] * 3, [np.random.default_rng(s) for s in range(3)],
+    ...                        TrainConfig(epochs=2))  # three networks: lanes
+    >>> [r.updates for r in out]
+    [4, 4, 4]
+    """
+    w, master, mom1, mom2, trainable = model
+    NW, P = w.shape
+    idx = data[0]
+    for name, a in (("master", master), ("mom1", mom1), ("mom2", mom2)):
+        if a.shape != (NW, P) or a.dtype != np.float64:
+            raise ValueError(f"{name} must be float64 of shape {(NW, P)}, got {a.dtype} {a.shape}")
+    if trainable.shape != (NW,) or idx.ndim != 2 or idx.shape[1] != P:
+        raise ValueError(f"trainable must be ({NW},) and idx (K, {P}); got {trainable.shape}, "
+                         f"{idx.shape}")  # fmt: skip
+    if result[0].shape != idx.shape or result[1].shape != idx.shape:
+        raise ValueError(f"loss and status must have idx's shape {idx.shape}")
+    bounds = tile_bounds(P, tile, threads)
+    kernel = _lanes_parallel if threads > 1 and bounds.shape[0] > 2 else _lanes_serial
+    dims = tuple(int(x) for x in dims[:8])
+    kernel(bounds, dims, model, opt, data, result, cfg, prec)
