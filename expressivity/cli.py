@@ -198,6 +198,32 @@ def _check_store_path(path: Path, must_exist: bool) -> None:
         _check_out_dir(path.parent, "the store's folder")
 
 
+def _check_scheduler(address: str | None, timeout: float = 5.0) -> None:
+    """Refuse a ``tcp://`` dask scheduler address that does not answer within ``timeout`` s."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if address is None:
+        return
+    url = urlsplit(address if "://" in address else f"tcp://{address}")
+    if url.scheme not in ("tcp", "tls"):
+        return  # other transports (inproc, ucx): dask says what is wrong
+    try:
+        host, port = url.hostname, url.port
+    except ValueError:
+        host, port = None, None
+    if not host or not port:
+        raise ValueError(f"--scheduler {address!r}: expected HOST:PORT or tcp://HOST:PORT")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as err:
+        raise ConnectionError(
+            f"--scheduler {address}: no dask scheduler answers there ({err.strerror or err}); "
+            "start one (`dask scheduler`), fix the address, or leave --scheduler out for a "
+            "LocalCluster"
+        ) from None
+
+
 def _cmd_train(args) -> int:
     from expressivity.experiments.store import ResultsStore
     from expressivity.experiments.sweep import run_sweep
@@ -270,7 +296,7 @@ def _load_model(path: str, weiss2018: bool = False, alphabet: str | None = None)
     try:
         with np.load(p, allow_pickle=False) as z:
             files = set(z.files)
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
+    except (OSError, ValueError, zipfile.BadZipFile):
         raise ValueError(f"{path}: not a readable network file (a damaged .npz archive)") from None
     if "__meta__" in files:
         meta = ex.Network.read_metadata(p)
@@ -368,6 +394,8 @@ def _cmd_sweep(args) -> int:
     from expressivity.experiments.sweep import run_sweep
 
     name, specs = load_specs(args.spec)
+    if not args.local:
+        _check_scheduler(args.scheduler)
     out = Path(args.out)
     store = Path(args.store) if args.store else out / "results.sqlite"
     _check_out_dir(out)
@@ -396,6 +424,8 @@ def _cmd_report(args) -> int:
 def _cmd_reproduce(args) -> int:
     from expressivity.experiments.reproduce import reproduce_weiss2018
 
+    if not args.local:
+        _check_scheduler(args.scheduler)
     if args.paper == "variants":
         from expressivity.experiments.variants import reproduce_variants
 

@@ -182,6 +182,17 @@ def test_bad_flag_values_are_refused(tmp_path, capsys, argv, flag):
     assert not (tmp_path / "results").exists()
 
 
+def test_unreachable_scheduler_is_named_quickly(tmp_path, capsys):
+    spec = tmp_path / "s.toml"
+    spec.write_text('[base]\ncell = "gru"\nlanguage = "anbn"\n')
+    out = tmp_path / "o"
+    argv = ["sweep", str(spec), "--scheduler", "tcp://127.0.0.1:1", "--out", str(out)]
+    assert main(argv) == 2
+    assert "no dask scheduler answers" in _err(capsys) and not out.exists()
+    assert main(["sweep", str(spec), "--scheduler", "nohost:x", "--out", str(out)]) == 2
+    assert "HOST:PORT" in _err(capsys)
+
+
 def test_extract_max_len_too_large_is_refused(tmp_path, capsys):
     f = _parity_gru().save(tmp_path / "p.npz")
     rc = main(["extract", str(f), "--language", "parity", "--max-len", "1000000",
