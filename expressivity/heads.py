@@ -26,7 +26,15 @@ import numpy as np
 
 from expressivity.activations import sigmoid
 
-__all__ = ["HEADS", "DEFAULT_THRESHOLDS", "output_size", "logits", "probabilities"]
+__all__ = [
+    "HEADS",
+    "DEFAULT_THRESHOLDS",
+    "check_precision",
+    "check_threshold",
+    "output_size",
+    "logits",
+    "probabilities",
+]
 
 HEADS = ("accept", "next-symbol", "next-set")
 DEFAULT_THRESHOLDS = {"accept": 0.5, "next-symbol": 0.005, "next-set": 0.5}
@@ -39,6 +47,61 @@ def output_size(head: str, n_symbols: int) -> int:
     if head in ("next-symbol", "next-set"):
         return n_symbols + 1
     raise ValueError(f"unknown head {head!r}; heads are {', '.join(HEADS)}")
+
+
+def check_threshold(threshold) -> float:
+    """A head's acceptance threshold as a float in ``[0, 1)`` (``ValueError``/``TypeError``).
+
+    Probabilities lie in ``[0, 1]``: a threshold of 1 or more accepts nothing, a
+    negative one everything, and NaN compares false with everything.
+
+    Examples
+    --------
+    >>> check_threshold(0.005)
+    0.005
+    """
+    if isinstance(threshold, bool) or not isinstance(
+        threshold, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"threshold must be a real number in [0, 1), got {threshold!r:.80}")
+    t = float(threshold)
+    if not 0.0 <= t < 1.0:  # also refuses NaN
+        raise ValueError(f"threshold must lie in [0, 1) (a probability), got {t!r}")
+    return t
+
+
+def check_precision(head: str, n_outputs: int, prec, threshold: float) -> None:
+    """Refuse a number format too narrow for what ``head`` computes (``ValueError``).
+
+    Every head needs a probability above ``threshold`` (the largest value it can
+    hold in ``[0, 1]``, ``round(1)``, must exceed it: otherwise nothing is ever
+    accepted); the softmax of ``next-symbol`` adds up to ``n_outputs``
+    exponentials of at most 1, so it needs ``max_value >= n_outputs`` (else the
+    sum overflows or saturates: all-zero, wrong or, where ``round(1) = 0``,
+    NaN probabilities from a division by zero).
+
+    Examples
+    --------
+    >>> from expressivity.precision import parse_precision
+    >>> check_precision("next-symbol", 3, parse_precision("fixed1.0"), 0.005)
+    Traceback (most recent call last):
+    ...
+    ValueError: precision 'fixed1.0' is too narrow for the next-symbol head: ...
+    """
+    top = float(prec.round(1.0))
+    pre = f"precision {prec.name!r} is too narrow for the {head} head: "
+    if not top > threshold:
+        raise ValueError(
+            pre + f"its largest probability round(1) = {top:g} does not exceed the "
+            f"threshold {threshold:g}, so no word could be accepted (probabilities need "
+            "values on both sides of the threshold; e.g. float16, bfloat16 or fixed4.12)"
+        )
+    if head == "next-symbol" and prec.max_value < n_outputs:
+        raise ValueError(
+            pre + f"the softmax sums up to {n_outputs} exponentials of at most 1 but the "
+            f"largest value is {prec.max_value:g} (needs max_value >= {n_outputs}, the "
+            "number of outputs; e.g. float16, bfloat16, fixed4.12)"
+        )
 
 
 def logits(W_out: np.ndarray, b_out: np.ndarray, h: np.ndarray, prec) -> np.ndarray:

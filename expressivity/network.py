@@ -31,7 +31,7 @@ from expressivity.batching import (
 )
 from expressivity.cells import CellSpec, get_cell
 from expressivity.kernels.cpu import NATIVE
-from expressivity.params import expected_shapes, init_params, pack, validate_params
+from expressivity.params import check_memory, expected_shapes, init_params, pack, validate_params
 from expressivity.precision import Precision, parse_precision
 
 __all__ = ["Network"]
@@ -69,7 +69,8 @@ class Network:
         self.alphabet = alphabet
         self.head = head
         self.precision: Precision = parse_precision(precision)
-        self.threshold = float(threshold)
+        self.threshold = _heads.check_threshold(threshold)
+        _heads.check_precision(head, params["W_out"].shape[0], self.precision, self.threshold)
         self.hidden_size = int(params["h0"].shape[0])
         self.embedding_size = int(params["embedding"].shape[0]) if "embedding" in params else None
         self._source = params  # float64, as given
@@ -98,20 +99,28 @@ class Network:
         ((3, 3), 6)
         """
         spec, alphabet, head = _check_basics(cell, alphabet, head)
-        if not isinstance(hidden_size, (int, np.integer)) or hidden_size < 1:
+        if not _is_int(hidden_size) or hidden_size < 1:
             raise ValueError(f"hidden_size must be a positive integer, got {hidden_size!r}")
-        if embedding_size is not None and (
-            not isinstance(embedding_size, (int, np.integer)) or embedding_size < 1
-        ):
+        if embedding_size is not None and (not _is_int(embedding_size) or embedding_size < 1):
             raise ValueError(f"embedding_size must be a positive integer, got {embedding_size!r}")
         if rng is None:
             raise TypeError("create needs rng=np.random.default_rng(seed): no global seeding")
+        hidden_size = int(hidden_size)
+        embedding_size = None if embedding_size is None else int(embedding_size)
         shapes = expected_shapes(
             spec,
             len(alphabet),
             hidden_size,
             _heads.output_size(head, len(alphabet)),
             embedding_size,
+        )
+        check_memory(shapes, f"hidden_size={hidden_size}")
+        # fail on the format before drawing weights (same checks as the constructor)
+        _heads.check_precision(
+            head,
+            _heads.output_size(head, len(alphabet)),
+            parse_precision(precision),
+            _heads.check_threshold(_threshold(head, threshold)),
         )
         params = init_params(shapes, hidden_size, rng)
         return cls(spec, alphabet, params, head, precision, _threshold(head, threshold))
@@ -142,10 +151,12 @@ class Network:
         [0.0, 1.0, 2.0]
         """
         spec, alphabet, head = _check_basics(cell, alphabet, head)
-        if not isinstance(params, dict) or "h0" not in params:
-            raise KeyError(f"params must be a dict holding at least 'h0'; got {params!r:.80}")
-        H = np.asarray(params["h0"]).shape[0]
-        E = np.asarray(params["embedding"]).shape[0] if "embedding" in params else None
+        if not isinstance(params, dict):
+            raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
+        if "h0" not in params:
+            raise KeyError(f"params must hold at least 'h0'; got keys {sorted(map(str, params))}")
+        H = _leading_size(params, "h0", 1, "(H,): the initial hidden state")
+        E = _leading_size(params, "embedding", 2, "(E, V)") if "embedding" in params else None
         shapes = expected_shapes(spec, len(alphabet), H, _heads.output_size(head, len(alphabet)), E)
         p = validate_params(params, shapes, spec.name)
         return cls(spec, alphabet, p, head, precision, _threshold(head, threshold))
@@ -205,7 +216,7 @@ class Network:
     # ------------------------------------------------------------------ running
     def encode(self, words: Sequence) -> tuple[np.ndarray, np.ndarray]:
         """Integer-code words (see :func:`expressivity.batching.encode_words`)."""
-        return encode_words(words, self.alphabet)
+        return encode_words(_check_words(words), self.alphabet)
 
     def initial_state(self) -> np.ndarray:
         """The initial state vector (``h0``, or ``concat(h0, c0)`` for the LSTM)."""
@@ -314,6 +325,7 @@ class Network:
         >>> net.states(["abba"])[0].shape
         (5, 2)
         """
+        words = _check_words(words)
         if len(words) == 0:
             return []
         batch, traj = self._forward_only(*self.encode(words))
@@ -329,6 +341,7 @@ class Network:
 
         Row ``t`` predicts symbol ``t``; the last row predicts the end marker.
         """
+        words = _check_words(words)
         if len(words) == 0:
             return []
         batch, traj = self._forward_only(*self.encode(words))
@@ -337,6 +350,7 @@ class Network:
 
     def accepts(self, words: Sequence) -> np.ndarray:
         """The head's acceptance decision for each word (bool array)."""
+        words = _check_words(words)
         if len(words) == 0:
             return np.zeros(0, dtype=bool)
         return self.accepts_encoded(*self.encode(words))
@@ -368,8 +382,16 @@ class Network:
         return nxt, {gate.name: g[:, k] for k, gate in enumerate(self.spec.gates)}
 
     def readout(self, states: np.ndarray) -> np.ndarray:
-        """Head probabilities (N, O) for state vectors (N, S)."""
+        """Head probabilities (N, O) for state vectors (N, S) (or, for the LSTM, (N, H))."""
         states = np.asarray(states)
+        widths = sorted({self.state_size, self.hidden_size})
+        if states.ndim != 2 or states.shape[1] not in widths:
+            raise ValueError(
+                f"readout needs states of shape (N, {' or '.join(map(str, widths))}) for this "
+                f"{self.cell} network (hidden_size={self.hidden_size}), got {states.shape}"
+            )
+        if states.dtype.kind not in "fiu":
+            raise TypeError(f"states must be real numbers, got dtype {states.dtype}")
         h = self.precision.round(states[:, : self.hidden_size]).T[None, None]  # (1, 1, H, N)
         z = _heads.logits(self._params["W_out"], self._params["b_out"], h, self.precision)
         return _heads.probabilities(self.head, z, self.precision)[0, 0].T
@@ -400,7 +422,10 @@ class Network:
                 raise ValueError("next-set head needs one (len+1, O) target array per word")
             tgt = np.zeros((N, T + 1, self.n_outputs), dtype=bool)
             for n, t in enumerate(targets):
-                t = np.asarray(t, dtype=bool)
+                t = np.asarray(t)
+                if t.dtype != np.bool_:
+                    t = self._check_targets(t[None], (1, t.shape[0] - 1 if t.ndim else 0))[0]
+                    t = t.astype(bool)
                 if t.shape != (lengths[n] + 1, self.n_outputs):
                     raise ValueError(
                         f"target {n} has shape {t.shape}, expected {(lengths[n] + 1, self.n_outputs)}"
@@ -416,8 +441,11 @@ class Network:
         """
         from expressivity.gradients import backward
 
+        symbols, lengths = np.asarray(symbols), np.asarray(lengths)
+        self._check_symbols(symbols, lengths)
+        targets = self._check_targets(targets, symbols.shape)
         batch, traj = self.run(symbols, lengths)
-        return backward(self, batch, traj, np.asarray(targets))
+        return backward(self, batch, traj, targets)
 
     def loss_encoded(self, symbols, lengths, targets) -> float:
         """The loss of :meth:`loss_and_grad_encoded` without the gradient (forward only).
@@ -435,6 +463,9 @@ class Network:
 
         if len(lengths) == 0:
             return float("nan")
+        symbols, lengths = np.asarray(symbols), np.asarray(lengths)
+        self._check_symbols(symbols, lengths)
+        targets = self._check_targets(targets, symbols.shape)
         batch, traj = self._forward_only(symbols, lengths)
         z, prob = self._probabilities(batch, traj["states"])
         tgt = chunk_targets(self.head, batch, np.asarray(targets))
@@ -442,6 +473,35 @@ class Network:
             self.head, z, prob, tgt, batch.lengths, batch.n, self.precision
         )
         return loss
+
+    def _check_targets(self, targets, shape) -> np.ndarray:
+        """The targets of :meth:`loss_and_grad_encoded`, checked (shape, values); never cast."""
+        N, T = shape
+        t = np.asarray(targets)
+        if self.head == "next-symbol":
+            want, what = (N, T + 1), "int next-symbol codes (-1: none)"
+            ok_vals = np.arange(-1, self.n_outputs)
+        elif self.head == "accept":
+            want, what, ok_vals = (N,), "labels 0/1 (or bool)", np.array([0, 1])
+        else:
+            want, what = (N, T + 1, self.n_outputs), "0/1 (or bool) next-set flags"
+            ok_vals = np.array([0, 1])
+        if t.shape != want:
+            raise ValueError(
+                f"{self.head} head needs targets of shape {want} ({what}), got {t.shape}"
+            )
+        if t.dtype == np.bool_:
+            return t
+        if t.dtype.kind not in "iuf":
+            raise TypeError(f"{self.head} targets must be {what}, got dtype {t.dtype}")
+        bad = ~np.isin(t, ok_vals)  # NaN is in no set
+        if bad.any():
+            vals = np.unique(t[bad])[:5].tolist()
+            raise ValueError(
+                f"{self.head} targets must be {what} (values in {ok_vals.min()}..{ok_vals.max()}), "
+                f"got {vals} ({int(bad.sum())} entries)"
+            )
+        return t
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | Path, training: dict | None = None) -> Path:
@@ -490,16 +550,25 @@ class Network:
                 params = {k[len("param/") :]: z[k] for k in z.files if k.startswith("param/")}
         except (OSError, ValueError, KeyError) as err:
             raise ValueError(f"{path}: not a readable expressivity network file ({err})") from err
+        except RecursionError:
+            raise ValueError(f"{path}: its metadata (JSON) is nested too deeply") from None
+        if not isinstance(meta, dict):
+            raise ValueError(
+                f"{path}: its metadata must be a JSON object, got a {type(meta).__name__}"
+            )
         if meta.get("format") != _FORMAT:
             raise ValueError(f"{path}: unknown network format {meta.get('format')!r}")
-        return cls.from_params(
-            meta["cell"],
-            meta["alphabet"],
-            params,
-            meta["head"],
-            meta["precision"],
-            meta["threshold"],
-        )
+        keys = ("cell", "alphabet", "head", "precision", "threshold")
+        missing = [k for k in keys if k not in meta]
+        if missing:
+            raise ValueError(f"{path}: its metadata lacks {missing} (expected {list(keys)})")
+        try:
+            return cls.from_params(
+                *(meta[k] for k in keys[:2]), params, *(meta[k] for k in keys[2:])
+            )
+        except (ValueError, TypeError, KeyError) as err:
+            msg = err.args[0] if isinstance(err, KeyError) and err.args else err
+            raise type(err)(f"{path}: {msg}") from err
 
     @classmethod
     def from_torch(cls, module, alphabet: str, **kwargs) -> Network:
@@ -512,16 +581,50 @@ class Network:
         return from_torch(module, alphabet, **kwargs)
 
 
+def _check_words(words) -> list:
+    """``words`` as a list of words (str, or sequences of one-character str); ``TypeError``."""
+    if isinstance(words, (str, bytes)) or not isinstance(words, (Sequence, np.ndarray)):
+        raise TypeError(
+            f"words must be a list of str, got {type(words).__name__} {words!r:.60}"
+            + ("; not a single string: wrap it in a list" if isinstance(words, str) else "")
+        )
+    words = list(words)
+    for i, w in enumerate(words):
+        if isinstance(w, str):
+            continue
+        if not isinstance(w, (list, tuple)) or not all(isinstance(c, str) for c in w):
+            raise TypeError(
+                f"word {i} is {type(w).__name__} {w!r:.60}; words must be str (or lists of "
+                "one-character str)"
+            )
+    return words
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+
+def _leading_size(params: dict, name: str, ndim: int, shape: str) -> int:
+    """First dimension of ``params[name]``, which must be an ``ndim``-D real array."""
+    a = np.asarray(params[name])
+    if a.ndim != ndim or a.dtype.kind not in "fiu" or a.shape[0] < 1:
+        raise ValueError(
+            f"parameter {name!r} must be a {ndim}-D float array of shape {shape}, "
+            f"got {type(params[name]).__name__} of shape {a.shape} (dtype {a.dtype})"
+        )
+    return int(a.shape[0])
+
+
 def _check_basics(cell, alphabet, head):
     spec = get_cell(cell)
     if not isinstance(alphabet, str) or not alphabet:
         raise ValueError(f"alphabet must be a non-empty string of symbols, got {alphabet!r}")
     if len(set(alphabet)) != len(alphabet):
         raise ValueError(f"alphabet {alphabet!r} repeats a symbol")
-    if head not in _heads.HEADS:
+    if not isinstance(head, str) or head not in _heads.HEADS:
         raise ValueError(f"unknown head {head!r}; heads are {', '.join(_heads.HEADS)}")
     return spec, alphabet, head
 
 
 def _threshold(head, threshold):
-    return _heads.DEFAULT_THRESHOLDS[head] if threshold is None else float(threshold)
+    return _heads.DEFAULT_THRESHOLDS[head] if threshold is None else threshold

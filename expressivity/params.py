@@ -12,7 +12,43 @@ import numpy as np
 
 from expressivity.cells import CellSpec
 
-__all__ = ["expected_shapes", "validate_params", "init_params", "pack"]
+__all__ = ["check_memory", "expected_shapes", "validate_params", "init_params", "pack"]
+
+#: bytes per parameter a network holds at once: the float64 weights as given, the
+#: rounded copy, the packed kernel arrays and an optimizer's two moments and gradient
+_BYTES_PER_PARAM = 8 * 6
+
+
+def memory_limit() -> int:
+    """This machine's physical memory in bytes (``2**62`` where it cannot be read)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return 1 << 62
+
+
+def check_memory(shapes: dict[str, tuple[int, ...]], what: str) -> int:
+    """Refuse (``ValueError``) a network whose parameters alone would not fit in memory.
+
+    Returns the estimated bytes (``_BYTES_PER_PARAM`` per parameter).
+
+    Examples
+    --------
+    >>> check_memory({"U": (3, 10, 10)}, "hidden_size=10")
+    14400
+    """
+    n = sum(int(np.prod(shape, dtype=object)) for shape in shapes.values())
+    need = n * _BYTES_PER_PARAM
+    have = memory_limit()
+    if need > have:
+        raise ValueError(
+            f"{what}: {n:,} parameters need about {need / 2**30:,.1f} GiB "
+            f"({_BYTES_PER_PARAM} bytes each: weights, rounded and packed copies, optimizer "
+            f"state), more than this machine's {have / 2**30:,.1f} GiB; use a smaller size"
+        )
+    return need
 
 
 def expected_shapes(
@@ -36,7 +72,7 @@ def validate_params(params: dict, shapes: dict[str, tuple[int, ...]], cell: str)
     KeyError
         A parameter is missing, or one the cell does not have was given.
     ValueError
-        A parameter has the wrong shape.
+        A parameter has the wrong shape, or holds NaN or an infinity.
     TypeError
         A parameter is not a real floating-point array (integers, booleans and
         complex numbers are refused rather than silently cast).
@@ -61,6 +97,12 @@ def validate_params(params: dict, shapes: dict[str, tuple[int, ...]], cell: str)
             )
         if a.shape != shape:
             raise ValueError(f"parameter {k!r} has shape {a.shape}; cell {cell!r} expects {shape}")
+        if not np.isfinite(a).all():
+            bad = a[~np.isfinite(a)]
+            raise ValueError(
+                f"parameter {k!r} holds {bad.size} non-finite value(s) ({float(bad[0])!r}); "
+                "weights must be finite numbers"
+            )
         out[k] = a.astype(np.float64)
     return out
 

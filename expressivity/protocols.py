@@ -52,8 +52,19 @@ def has_sizes(lang) -> bool:
 
 
 def targets_for(head: str, ds) -> np.ndarray:
-    """The dataset array a head trains on (``next_symbol``, ``labels`` or ``next_set``)."""
+    """The dataset array a head trains on (``next_symbol``, ``labels`` or ``next_set``).
+
+    A ``next-symbol`` head learns to predict its words, so it refuses a dataset
+    with negatives (``ValueError``).
+    """
     if head == "next-symbol":
+        neg = int(np.count_nonzero(~np.asarray(ds.labels, dtype=bool)))
+        if neg:
+            raise ValueError(
+                f"a next-symbol head trains on positives only (it learns to predict its words), "
+                f"but the dataset has {neg} negative(s) of {len(ds.labels)}; use positives "
+                "(ds[ds.labels]) or the accept head"
+            )
         return ds.next_symbol
     if head == "accept":
         return ds.labels
