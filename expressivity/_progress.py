@@ -106,6 +106,21 @@ def _interactive() -> bool:
         return False
 
 
+def _tqdm_class() -> Any:
+    """tqdm's notebook widget in Jupyter when ipywidgets is there, else the text bar."""
+    if _in_notebook():
+        try:
+            import ipywidgets  # noqa: F401
+            from tqdm.notebook import tqdm as notebook_tqdm
+
+            return notebook_tqdm
+        except ImportError:  # the text bar works in a notebook too (no warning)
+            pass
+    from tqdm.std import tqdm
+
+    return tqdm
+
+
 def progress_bar(
     iterable: Iterable | None = None,
     *,
@@ -115,7 +130,7 @@ def progress_bar(
     leave: bool = False,
     **kwargs: Any,
 ) -> Any:
-    """A ``tqdm.auto`` progress bar, shown only in an interactive terminal or a notebook.
+    """A ``tqdm`` progress bar, shown only in an interactive terminal or a notebook.
 
     Parameters
     ----------
@@ -129,9 +144,7 @@ def progress_bar(
     >>> sum(progress_bar(range(3), desc="demo"))
     3
     """
-    from tqdm.auto import tqdm
-
-    return tqdm(
+    return _tqdm_class()(
         iterable,
         total=total,
         desc=desc,
