@@ -680,7 +680,9 @@ def _parser() -> argparse.ArgumentParser:
         "evaluate", help="evaluate saved networks far beyond training",
         description="Evaluate one or more saved networks. A model written by train or sweep "
         "remembers its language, protocol, training range and evaluation range, so with no "
-        "flags this reports what train reported; flags override.",
+        "flags this reports what train reported; a released Weiss et al. network is evaluated as "
+        "`reproduce weiss2018` does (n from 1 to 3x its training range, a few points to 20x); "
+        "flags override. Prints the metrics as JSON (several files: one object per file).",
     )  # fmt: skip
     e.add_argument("model", nargs="+",
                    help=_MODEL_HELP + "; several files or glob patterns (models/*.npz)")  # fmt: skip

@@ -449,3 +449,28 @@ def test_errors_are_one_line_with_exit_2(tmp_path, capsys):
     assert main(["report", "--store", str(tmp_path / "x.sqlite")]) == 2
     err = _err(capsys)
     assert err.startswith("expressivity: error: ") and err.count("\n") == 1
+
+
+def test_released_networks_evaluate_as_reproduce_does(weiss_dir, capsys):
+    from expressivity.evaluate import evaluate_counting
+    from expressivity.languages import get_language
+
+    f = weiss_dir / "anbn_lstm.npz"
+    assert main(["evaluate", str(f), "--language", "anbn"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    want = evaluate_counting(ex.load_weiss2018(f), get_language("anbn"), 297, n_min=1, far=1980,
+                             train_max=99).metrics  # fmt: skip
+    assert got["frontier"] == want["frontier"] and got["max_accepted_n"] == want["max_accepted_n"]
+
+
+def test_released_dynet_file_needs_its_alphabet(weiss_dir, capsys):
+    f = weiss_dir / "original" / "anbn_LSTM.data"
+    if not f.exists():
+        pytest.skip(f"{f.name} not in the reference folder")
+    assert main(["evaluate", str(f), "--weiss2018", "--language", "anbn"]) == 2
+    err = _err(capsys)
+    assert "--alphabet" in err and "pickle" not in err.lower()
+    argv = ["evaluate", str(f), "--weiss2018", "--alphabet", "ab", "--language", "anbn",
+            "--n-max", "120", "--far", "0"]  # fmt: skip
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["frontier"] >= 99
