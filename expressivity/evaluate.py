@@ -80,6 +80,9 @@ FRONTIER_BATCH_SYMBOLS = 1 << 19
 #: this multiple of the unit's step per symbol (0.5: one step changes the value
 #: by at most one spacing, so increments are rounded by up to their own size).
 PRECISION_RATIO = 0.5
+#: evaluate_counting walks the members alone (the accept frontier) at most to this
+#: multiple of where the frontier's walk stopped (and at least to n_max).
+ACCEPT_SEARCH_FACTOR = 10
 
 
 @dataclass
@@ -243,8 +246,8 @@ def _near_misses_of(lang: Any, n: int) -> list[str]:
     return list(lang.near_misses(int(n)))
 
 
-def _judge(net, lang, ns: Sequence[int], criterion: str) -> list[tuple[str, str] | None]:
-    """For each n: None when right, else (reason, failing word), in one forward per kind."""
+def _judge(net, lang, ns: Sequence[int], criterion: str):
+    """For each n: None when right, else (reason, failing word); and the members' acceptance."""
     pos = [lang.positive_of_n(int(n)) for n in ns]
     acc = net.accepts(pos)
     sets_ok = np.ones(len(ns), dtype=bool)
@@ -270,7 +273,7 @@ def _judge(net, lang, ns: Sequence[int], criterion: str) -> list[tuple[str, str]
             out.append(("near miss accepted", nm_first[i]))
         else:
             out.append(None)
-    return out
+    return out, acc
 
 
 def _precision_check(net, lang, n: int, criterion: str) -> tuple[bool | None, str]:
@@ -279,7 +282,7 @@ def _precision_check(net, lang, n: int, criterion: str) -> tuple[bool | None, st
     if getattr(prec, "name", "") == "float64":
         return None, ""
     wide = net.with_precision("float64")
-    fixed = _judge(wide, lang, [n], criterion)[0] is None
+    fixed = _judge(wide, lang, [n], criterion)[0][0] is None
     if not fixed:
         return False, ""
     # the unit that ran into the format: along the first block of the member,
@@ -310,8 +313,8 @@ def _precision_check(net, lang, n: int, criterion: str) -> tuple[bool | None, st
     if best_ratio >= PRECISION_RATIO:
         return True, (
             f"unit {name} reaches |{v:.6g}| along {describe_word(word[:run])}, where the "
-            f"spacing of {prec} ({sp:.3g}) is >= {PRECISION_RATIO:g} x its step per symbol "
-            f"({st:.3g}): the format's range for that step is used up"
+            f"spacing of {prec} ({sp:.3g}) is {sp / st:.3g} x the unit's step per symbol "
+            f"({st:.3g}): the format has no room left for that step"
         )
     return True, (
         f"the same weights at float64 get n = {n} right, but no unit runs out of the "
@@ -329,7 +332,6 @@ def search_frontier(
     criterion: str = "correct",
     batch_symbols: int = FRONTIER_BATCH_SYMBOLS,
     explain: bool = True,
-    _known: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Frontier:
     """Walk ``n = start, start + 1, ...`` densely until the first failure or ``limit``.
 
@@ -390,8 +392,17 @@ def search_frontier(
         raise ValueError(
             f"language {getattr(lang, 'name', lang)!r} has no canonical members positive_of_n(n)"
         ) from err
+    return _search(net, lang, start, limit, criterion, batch_symbols, explain)[0]
+
+
+def _search(net, lang, start, limit, criterion, batch_symbols, explain, known=None):
+    """:func:`search_frontier`, reusing ``known = (ns, ok)`` results; also returns the
+    members' acceptance for every n the walk evaluated, as ``(ns, accepted)``."""
     n = start
     fail: int | None = None
+    seen_n: list[np.ndarray] = []
+    seen_acc: list[np.ndarray] = []
+    _known = known
     if _known is not None:  # results already computed densely from `start` on
         kn, kok = (np.asarray(a) for a in _known)
         sel = kn >= start
@@ -405,7 +416,7 @@ def search_frontier(
             n = int(kn[m - 1]) + 1
     verdict = None
     if fail is not None:
-        verdict = _judge(net, lang, [fail], criterion)[0]
+        verdict = _judge(net, lang, [fail], criterion)[0][0]
         if verdict is None:  # inconsistent prior results: fall back to the walk
             fail, n = None, start
     size = 8
@@ -415,20 +426,27 @@ def search_frontier(
         fit = max(1, int(batch_symbols) // (per_n * max(longest, 1)))
         hi = min(limit, n + min(size, fit) - 1)
         ns = list(range(n, hi + 1))
-        res = _judge(net, lang, ns, criterion)
+        res, acc = _judge(net, lang, ns, criterion)
+        seen_n.append(np.asarray(ns))
+        seen_acc.append(np.asarray(acc, dtype=bool))
         bad = [i for i, r in enumerate(res) if r is not None]
         if bad:
             fail, verdict = ns[bad[0]], res[bad[0]]
             break
         n = hi + 1
         size *= 2
+    seen = (
+        np.concatenate(seen_n) if seen_n else np.zeros(0, dtype=np.int64),
+        np.concatenate(seen_acc) if seen_acc else np.zeros(0, dtype=bool),
+    )
     if fail is None:
-        return Frontier(limit, limit, None, "limit", "", start, criterion)
+        return Frontier(limit, limit, None, "limit", "", start, criterion), seen
     explains, text = _precision_check(net, lang, fail, criterion) if explain else (None, "")
-    return Frontier(
+    fr = Frontier(
         fail - 1, fail, fail, verdict[0], describe_word(verdict[1]), start, criterion,
         explains, text,
     )  # fmt: skip
+    return fr, seen
 
 
 def predicted_sets_correct(net, words: Sequence[str], lang) -> np.ndarray:
@@ -510,8 +528,10 @@ def evaluate_counting(
         ``frontier_first_failure`` (None: none up to ``frontier_checked_to``, and
         ``frontier`` is a lower bound), ``frontier_reason``, ``frontier_failed_on``,
         ``frontier_precision_explains`` and ``frontier_explanation``;
-        ``accept_frontier`` (the same for positives only) with
-        ``accept_frontier_checked_to`` and ``accept_frontier_first_failure``;
+        ``accept_frontier`` (the same for positives only, walked at most to
+        ``ACCEPT_SEARCH_FACTOR * frontier_checked_to``, at least to ``n_max``) with
+        ``accept_frontier_checked_to``, ``accept_frontier_first_failure`` and
+        ``accept_frontier_precision_explains``;
         ``max_accepted_n`` (largest n accepted by the curve, the accept
         frontier or the far points), ``first_near_miss_accepted_n`` (None if none
         up to ``n_max`` or the frontier's failure), ``e1`` (smallest n in the curve
@@ -534,8 +554,15 @@ def evaluate_counting(
         sets_ok = predicted_sets_correct(net, pos, lang)
     correct = acc & ~nm_acc & sets_ok
     limit = max(int(n_max) if frontier_limit is None else int(frontier_limit), int(n_max), 1)
-    fr = search_frontier(net, lang, limit=limit, _known=(ns, correct))
-    fa = search_frontier(net, lang, limit=limit, criterion="accepted", _known=(ns, acc))
+    bs = FRONTIER_BATCH_SYMBOLS
+    fr, (sn, sacc) = _search(net, lang, 1, limit, "correct", bs, True, known=(ns, correct))
+    # the members' acceptance beyond the curve, from the walk above, is reused
+    past = sn > ns[-1]
+    known_acc = (np.concatenate([ns, sn[past]]), np.concatenate([acc, sacc[past]]))
+    # members alone: walked to ACCEPT_SEARCH_FACTOR x where the frontier stopped (a
+    # network that accepts everything would otherwise walk to the limit for nothing)
+    a_limit = min(limit, max(int(n_max), 1, ACCEPT_SEARCH_FACTOR * fr.checked_to))
+    fa = _search(net, lang, 1, a_limit, "accepted", bs, True, known=known_acc)[0]
     first_nm = int(ns[nm_acc][0]) if nm_acc.any() else None
     if first_nm is None and fr.reason == "near miss accepted":
         first_nm = fr.first_failure
@@ -556,6 +583,7 @@ def evaluate_counting(
         "accept_frontier": fa.value,
         "accept_frontier_checked_to": fa.checked_to,
         "accept_frontier_first_failure": fa.first_failure,
+        "accept_frontier_precision_explains": fa.precision_explains,
         "e1": int(ns[~correct][0]) if (~correct).any() else None,
     }
     if train_max is not None:
