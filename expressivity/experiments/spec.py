@@ -38,10 +38,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
+import tomllib
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-
-import tomllib
 
 __all__ = ["RunSpec", "SpecError", "load_specs", "parse_specs", "spec_from_dict"]
 
@@ -96,6 +96,8 @@ class RunSpec:
             want = {"str": str, "int": int, "float": (int, float)}[f.type]
             if isinstance(v, bool) or not isinstance(v, want):
                 raise SpecError(f"{f.name}: expected {f.type}, got {type(v).__name__} {v!r}")
+            if f.type == "float" and not math.isfinite(v):
+                raise SpecError(f"{f.name}: expected a finite number, got {v!r}")
         _check(self)
 
     @property
@@ -121,7 +123,7 @@ class RunSpec:
 
 def _check(s: RunSpec) -> None:
     from expressivity.cells import list_cells
-    from expressivity.languages import list_languages
+    from expressivity.languages import get_language
     from expressivity.precision import parse_precision
     from expressivity.protocols import PROTOCOLS
     from expressivity.training.optim import OPTIMIZERS
@@ -131,10 +133,14 @@ def _check(s: RunSpec) -> None:
             raise SpecError(f"{field}: {msg}, got {getattr(s, field)!r}")
 
     need(s.cell in list_cells(), "cell", f"must be one of {', '.join(list_cells())}")
-    need(s.language in list_languages(), "language", "unknown language (see list_languages())")
+    try:  # parametric names (dyck-4, shuffle-4, dyck-2-7) resolve like any other
+        lang = get_language(s.language)
+    except (KeyError, ValueError, TypeError) as err:
+        msg = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+        raise SpecError(f"language: {msg}") from None
     need(s.protocol in PROTOCOLS, "protocol", f"must be one of {', '.join(PROTOCOLS)}")
     try:
-        parse_precision(s.precision)
+        prec = parse_precision(s.precision)
     except (ValueError, KeyError, TypeError) as err:
         raise SpecError(f"precision: {err}") from None
     need(s.optimizer in OPTIMIZERS, "optimizer", f"must be one of {OPTIMIZERS}")
@@ -152,13 +158,53 @@ def _check(s: RunSpec) -> None:
     need(0 <= s.target_accuracy <= 1, "target_accuracy", "must lie in [0, 1] (0: off)")
     if s.eval_max:
         need(s.eval_max >= s.train_max, "eval_max", f"must be >= train_max ({s.train_max})")
+    _check_sizes(s, lang, prec)
+
+
+def _check_sizes(s: RunSpec, lang, prec) -> None:
+    """Refuse, naming the field, what the head cannot compute or memory cannot hold."""
+    from expressivity import heads
+    from expressivity.cells import get_cell
+    from expressivity.params import check_memory, expected_shapes, memory_limit
+    from expressivity.protocols import get_protocol, has_sizes
+
+    proto = get_protocol(s.protocol)
+    n_out = heads.output_size(proto.head, lang.n_symbols)
+    try:
+        heads.check_precision(proto.head, n_out, prec, proto.threshold)
+    except ValueError as err:
+        raise SpecError(f"precision: {err} (protocol {s.protocol})") from None
+    shapes = expected_shapes(
+        get_cell(s.cell), lang.n_symbols, s.hidden_size, n_out, s.embedding_size or None
+    )
+    try:
+        check_memory(shapes, f"a {s.cell} network with hidden_size={s.hidden_size}")
+    except ValueError as err:
+        raise SpecError(f"hidden_size: {err}") from None
+    # the training set is held at once: padded codes, next symbols (int32) and next sets
+    by_n = has_sizes(lang)
+    n_words = (s.train_max - s.train_min + 1) * (1 if by_n else s.per_value)
+    longest = lang.length_of_n(s.train_max) if by_n else s.train_max
+    need = n_words * (longest + 1) * (9 + lang.n_symbols)
+    have = memory_limit()
+    if need > have:
+        raise SpecError(
+            f"train_max: a training set of {n_words:,} words up to length {longest:,} "
+            f"(train_min={s.train_min}, train_max={s.train_max}, per_value={s.per_value}) needs "
+            f"about {need / 2**30:,.1f} GiB, more than this machine's {have / 2**30:,.1f} GiB; "
+            "use a smaller train_max"
+        )
 
 
 def spec_from_dict(d: dict, where: str = "") -> RunSpec:
     """A :class:`RunSpec` from a mapping; unknown keys raise :class:`SpecError` naming them."""
     known = {f.name for f in fields(RunSpec)}
-    unknown = sorted(set(d) - known)
     pre = f"{where}: " if where else ""
+    if not isinstance(d, dict):
+        raise SpecError(
+            f"{pre}a run spec must be a table of fields, got {type(d).__name__} {d!r:.60}"
+        )
+    unknown = sorted(set(d) - known)
     if unknown:
         raise SpecError(
             f"{pre}{unknown[0]}: unknown spec field (fields are {', '.join(sorted(known))})"
@@ -174,11 +220,19 @@ def spec_from_dict(d: dict, where: str = "") -> RunSpec:
 
 def parse_specs(doc: dict) -> tuple[str, list[RunSpec]]:
     """``(sweep name, specs)`` from a parsed TOML document (see the module docstring)."""
+    if not isinstance(doc, dict):
+        raise SpecError(f"a spec document must be a table, got {type(doc).__name__}")
     if not any(k in doc for k in ("sweep", "base", "grid")):
         return "single", [spec_from_dict(doc)]
     extra = sorted(set(doc) - {"sweep", "base", "grid"})
     if extra:
         raise SpecError(f"{extra[0]}: unknown top-level table (use [sweep], [base] and [grid])")
+    for table in ("sweep", "base", "grid"):
+        if not isinstance(doc.get(table, {}), dict):
+            v = doc[table]
+            raise SpecError(
+                f"{table}: expected a table ([{table}] with fields), got {type(v).__name__} {v!r:.60}"
+            )
     sweep = doc.get("sweep", {})
     bad = sorted(set(sweep) - {"name"})
     if bad:
