@@ -532,6 +532,7 @@ class Network:
     @staticmethod
     def read_metadata(path: str | Path) -> dict:
         """The JSON metadata of a file written by :meth:`save` (``"training"``: the run, if saved)."""
+        _check_archive(path)
         try:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["__meta__"]))
@@ -544,6 +545,7 @@ class Network:
     @classmethod
     def load(cls, path: str | Path) -> Network:
         """Read a network written by :meth:`save` (no pickle involved)."""
+        _check_archive(path)
         try:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["__meta__"]))
@@ -613,6 +615,28 @@ def _leading_size(params: dict, name: str, ndim: int, shape: str) -> int:
             f"got {type(params[name]).__name__} of shape {a.shape} (dtype {a.dtype})"
         )
     return int(a.shape[0])
+
+
+def _check_archive(path) -> None:
+    """Name what a file is when it is not a :meth:`Network.save` archive (never a pickle hint)."""
+    import os
+    import zipfile
+
+    if not isinstance(path, (str, os.PathLike)):
+        return  # a file object: np.load says what is wrong
+    p = Path(path)
+    if p.is_dir():
+        raise ValueError(f"{path}: a folder, not a network file")
+    if p.is_file() and not zipfile.is_zipfile(p):
+        raise ValueError(f"{path}: not a network file (not a .npz archive written by Network.save)")
+    if p.is_file():
+        with zipfile.ZipFile(p) as z:
+            names = set(z.namelist())
+        if "__meta__.npy" not in names and {"alphabet.npy", "cell.npy"} <= names:
+            raise ValueError(
+                f"{path}: a released Weiss et al. (2018) network; load it with "
+                "expressivity.load_weiss2018 (the CLI: --weiss2018)"
+            )
 
 
 def _check_basics(cell, alphabet, head):

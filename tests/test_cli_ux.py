@@ -474,3 +474,16 @@ def test_released_dynet_file_needs_its_alphabet(weiss_dir, capsys):
             "--n-max", "120", "--far", "0"]  # fmt: skip
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out)["frontier"] >= 99
+
+
+def test_network_load_names_what_the_file_is(tmp_path, rng):
+    text = tmp_path / "t.npz"
+    text.write_text("not numbers\n" * 10)
+    released = tmp_path / "released.npz"
+    _fake_weiss_npz(released, rng)
+    for f, words in ((text, "not a .npz archive"), (released, "load_weiss2018"),
+                     (tmp_path, "a folder")):  # fmt: skip
+        for read in (ex.Network.load, ex.Network.read_metadata):
+            with pytest.raises(ValueError) as info:
+                read(f)
+            assert words in str(info.value) and "pickle" not in str(info.value)
