@@ -377,6 +377,21 @@ def extract_dfa(
         check_alphabets(net, lang)
         if max_len is None:
             max_len = max(1, int(np.floor(np.log(4096) / np.log(max(v, 2)))))
+        if isinstance(max_len, bool) or not isinstance(max_len, (int, np.integer)) or max_len < 0:
+            raise ValueError(f"max_len must be an int >= 0, got {max_len!r}")
+        nodes = sum(v**n for n in range(min(int(max_len), 64) + 1))  # prefixes sampled
+        if method != "lstar" and nodes > 10**7:
+            raise ValueError(
+                f"max_len={max_len}: the sample would be every word up to that length, "
+                f"{'over ' if max_len > 64 else ''}{nodes:.3g} prefixes over {v} symbols (at "
+                "most 1e7); use a smaller max_len or pass a list of words"
+            )
+        if eval_lengths is None and max_len > 10_000:
+            raise ValueError(
+                f"max_len={max_len}: scoring on every length up to 2*max_len would run about "
+                f"{n_eval * max_len * (2 * max_len + 1):.3g} symbols; pass eval_lengths= "
+                "(or a max_len <= 10000)"
+            )
         sample: Any = int(max_len)
     else:
         sample = list(lang_or_words) if not isinstance(lang_or_words, str) else lang_or_words
