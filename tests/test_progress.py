@@ -119,3 +119,26 @@ def test_library_defaults_do_not_print():
 
     for fn in (sweep.run_sweep, reproduce.reproduce_weiss2018, variants.reproduce_variants):
         assert inspect.signature(fn).parameters["progress"].default is not print, fn.__name__
+
+
+def test_epoch_and_run_bars_follow_the_records(monkeypatch):
+    monkeypatch.setenv("EXPRESSIVITY_PROGRESS", "1")
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    seen = []
+    cb, bar = _progress.epoch_progress(seen.append, 10, "training gru")
+    assert not bar.disable
+    cb(0, {"epoch": 3, "loss": 0.25})
+    cb(0, {"epoch": 5, "loss": 0.125, "val_accuracy": 1.0})
+    assert bar.n == 5 and [r["epoch"] for r in seen] == [3, 5]
+    bar.close()
+    assert "training gru" in sys.stderr.getvalue()
+    lines = []
+    step = _progress.counting_progress(lines.append, 2, "sweep")
+    step("[1/2] a")
+    step("[2/2] b")
+    assert lines == ["[1/2] a", "[2/2] b"]
+    silent = _progress.counting_progress(None, 2, "sweep")
+    silent("not shown")  # advances the bar only
+    monkeypatch.setenv("EXPRESSIVITY_PROGRESS", "0")
+    add = lines.append
+    assert _progress.counting_progress(add, 5) is add  # no bar: the callback itself
