@@ -31,7 +31,15 @@ from expressivity.batching import (
 )
 from expressivity.cells import CellSpec, get_cell
 from expressivity.kernels.cpu import NATIVE
-from expressivity.params import check_memory, expected_shapes, init_params, pack, validate_params
+from expressivity.params import (
+    ParameterError,
+    UnknownCellError,
+    check_memory,
+    expected_shapes,
+    init_params,
+    pack,
+    validate_params,
+)
 from expressivity.precision import Precision, parse_precision
 
 __all__ = ["Network"]
@@ -154,7 +162,9 @@ class Network:
         if not isinstance(params, dict):
             raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
         if "h0" not in params:
-            raise KeyError(f"params must hold at least 'h0'; got keys {sorted(map(str, params))}")
+            raise ParameterError(
+                f"params must hold at least 'h0'; got keys {sorted(map(str, params))}"
+            )
         H = _leading_size(params, "h0", 1, "(H,): the initial hidden state")
         E = _leading_size(params, "embedding", 2, "(E, V)") if "embedding" in params else None
         shapes = expected_shapes(spec, len(alphabet), H, _heads.output_size(head, len(alphabet)), E)
@@ -640,7 +650,12 @@ def _check_archive(path) -> None:
 
 
 def _check_basics(cell, alphabet, head):
-    spec = get_cell(cell)
+    if not isinstance(cell, str):
+        raise TypeError(f"cell must be a cell name (str), got {type(cell).__name__} {cell!r:.60}")
+    try:
+        spec = get_cell(cell)
+    except KeyError as err:
+        raise UnknownCellError(err.args[0] if err.args else f"unknown cell {cell!r}") from None
     if not isinstance(alphabet, str) or not alphabet:
         raise ValueError(f"alphabet must be a non-empty string of symbols, got {alphabet!r}")
     if len(set(alphabet)) != len(alphabet):

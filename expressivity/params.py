@@ -12,7 +12,30 @@ import numpy as np
 
 from expressivity.cells import CellSpec
 
-__all__ = ["check_memory", "expected_shapes", "validate_params", "init_params", "pack"]
+__all__ = [
+    "ParameterError",
+    "UnknownCellError",
+    "check_memory",
+    "expected_shapes",
+    "validate_params",
+    "init_params",
+    "pack",
+]
+
+
+class _NamedKeyError(KeyError, ValueError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ParameterError(_NamedKeyError):
+    """A parameter is missing, or one the cell does not have was given (a ``KeyError``
+    and a ``ValueError``)."""
+
+
+class UnknownCellError(_NamedKeyError):
+    """A cell name that is not registered (a ``KeyError`` and a ``ValueError``)."""
+
 
 #: bytes per parameter a network holds at once: the float64 weights as given, the
 #: rounded copy, the packed kernel arrays and an optimizer's two moments and gradient
@@ -69,8 +92,9 @@ def validate_params(params: dict, shapes: dict[str, tuple[int, ...]], cell: str)
 
     Raises
     ------
-    KeyError
-        A parameter is missing, or one the cell does not have was given.
+    ParameterError
+        (a ``KeyError`` and ``ValueError``) A parameter is missing, or one the cell
+        does not have was given.
     ValueError
         A parameter has the wrong shape, or holds NaN or an infinity.
     TypeError
@@ -81,10 +105,12 @@ def validate_params(params: dict, shapes: dict[str, tuple[int, ...]], cell: str)
         raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
     missing = [k for k in shapes if k not in params]
     if missing:
-        raise KeyError(f"cell {cell!r} needs parameters {missing} (expected {sorted(shapes)})")
+        raise ParameterError(
+            f"cell {cell!r} needs parameters {missing} (expected {sorted(shapes)})"
+        )
     extra = [k for k in params if k not in shapes]
     if extra:
-        raise KeyError(
+        raise ParameterError(
             f"cell {cell!r} has no parameters {extra}; its parameters are {sorted(shapes)}"
         )
     out = {}
