@@ -91,7 +91,14 @@ class Language:
         return decode(ints, self.alphabet)
 
     def encode_batch(self, words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Padded ``int32`` codes ``(N, T_max)`` and ``int64`` lengths."""
+        """Padded ``int32`` codes ``(N, T_max)`` and ``int64`` lengths (``TypeError`` for non-str)."""
+        if isinstance(words, (str, bytes)) or not isinstance(words, (Sequence, np.ndarray)):
+            raise TypeError(
+                f"words must be a list of str, got {type(words).__name__} {words!r:.60}"
+            )
+        for i, w in enumerate(words):
+            if not isinstance(w, str):
+                raise TypeError(f"word {i} is {type(w).__name__} {w!r:.60}; words must be str")
         return encode_batch(words, self.alphabet)
 
     # ------------------------------------------------------------------ membership
