@@ -60,6 +60,8 @@ def test_extract_on_regex_and_dfa_languages(parity_net, how):
                       rng=np.random.default_rng(0))  # fmt: skip
     assert ext.equivalent is True and ext.counterexample is None
     assert ext.accuracy_by_length[30] == 1.0
+
+
 def test_find_counters_on_constraint_language():
     lang = from_constraints("ab", "#a = 2 * #b")
     rep = find_counters(a_counting_lstm(), lang, n_train=30, n_max=90)
