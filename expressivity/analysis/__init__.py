@@ -4,6 +4,16 @@ State collection over prefix trees, automaton extraction (k-means, grid
 quantization, white-box L*), counter detection, reachable-state growth,
 saturation, and pictures. matplotlib, graphviz and aalpy load only where used.
 
+What each analysis needs of a language (built in or user-defined: ``from_regex``,
+``from_dfa``, ``from_constraints``, ``from_grammar``, a ``DFA``, a subclass):
+
+- ``extract_dfa``, ``saturation_analysis``: membership, and members of a given
+  length for the scoring (sampled through the DFA, the language's own sampler or
+  its canonical members); no counter.
+- ``find_counters``: ground-truth counters (``lang.counters(word)``), because it
+  fits each state unit against the counter values; regular languages have none.
+- ``growth_along``, ``reachable_states``, ``collect_states``: no language at all.
+
 Examples
 --------
 >>> from expressivity.analysis import extract_dfa, find_counters   # doctest: +SKIP

@@ -154,6 +154,7 @@ def positives_of_length(lang: Any, length: int, n: int, rng: np.random.Generator
     length, n = int(length), int(n)
     if n <= 0:
         return []
+    lang = as_language(lang)
     got = _dfa_sample(lang, length, n, rng)
     if got is None:
         got = _canonical(lang, length)
