@@ -27,6 +27,7 @@ from .grammar import from_grammar
 from .regex import from_regex
 from .registry import get_language, list_languages, register_language
 from .regular import RegularLanguage, from_dfa
+from .resolve import language_from_arg
 from .symbols import END
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "from_grammar",
     "from_regex",
     "get_language",
+    "language_from_arg",
     "list_languages",
     "make_dataset",
     "register_language",
