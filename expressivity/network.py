@@ -575,6 +575,7 @@ class Network:
         if missing:
             raise ValueError(f"{path}: its metadata lacks {missing} (expected {list(keys)})")
         try:
+            _heads.check_threshold(meta["threshold"])  # saved: never null (no default here)
             return cls.from_params(
                 *(meta[k] for k in keys[:2]), params, *(meta[k] for k in keys[2:])
             )
