@@ -21,19 +21,21 @@ Three tests, each stated with its threshold as a module constant:
    are run at ``float64`` (so a precision break does not enter this test) along
    the long positive ``positive_of_n(n_max)``. On the block that builds the
    count (the first block of the fitted phases in which the counter moves, e.g.
-   the ``a`` block for ``#a-#b``; later blocks start from states far outside
-   training, where the rest of a trained network may fail, which the break test
-   reports) the unit's increment per count is taken symbol by symbol; ``rho`` is
-   fitted by least squares on ``log |increment|`` from symbol ``n_train - W``
-   to the block's end (``W = max(3, n_train // 2)``), and the median increment
-   over the block's last ``W`` symbols is divided by the median over symbols
-   ``n_train - W .. n_train`` (``increment_ratio``). The unit is unbounded when
-   ``increment_ratio >=`` :data:`PERSISTENCE_MIN` (measured) and
-   ``rho**HORIZON >= PERSISTENCE_MIN`` (the fitted decay, extrapolated to
-   :data:`HORIZON` symbols: a leaky unit with ``z = 0.001`` keeps 0.7% of its
-   increment there). A contraction slower than ``rho = PERSISTENCE_MIN **
-   (1 / HORIZON)`` (``z < 1.4e-4``) is not told from a counter; ``rho`` is
-   reported so a reader can see how close a unit came.
+   the ``a`` block for ``#a-#b``) the unit's increment per count is taken
+   symbol by symbol and divided by its median over symbols ``n_train - W ..
+   n_train`` (``W = max(3, n_train // 2)``). The *stretch* is how long the
+   running median (over ``W`` symbols) of that ratio stays within
+   ``[PERSISTENCE_MIN, 1 / PERSISTENCE_MIN]``: a trained network's other units
+   may end a count abruptly far beyond training (the break test reports where);
+   a leaky unit's increments fade smoothly. ``rho`` is fitted by least squares
+   on ``log |increment|`` over the stretch. The unit is unbounded when the
+   stretch reaches :data:`STRETCH_MIN` ``* n_train`` symbols and ``rho**HORIZON
+   >= PERSISTENCE_MIN`` (the fitted decay, extrapolated to :data:`HORIZON`
+   symbols: a leaky unit with ``z = 0.001`` keeps 0.7% of its increment there).
+   A contraction slower than ``rho = PERSISTENCE_MIN ** (1 / HORIZON)``
+   (``z < 1.4e-4``) is not told from a counter; ``rho`` is reported so a reader
+   can see how close a unit came. ``increment_ratio`` (the block's last ``W``
+   symbols against training) is reported too.
 3. **Multi-unit probes.** For each candidate counter a linear read-out across
    all state units (ridge :data:`PROBE_RIDGE` on standardized units) is fitted
    on the training prefixes and tested on the long positive's prefixes beyond
@@ -73,6 +75,7 @@ __all__ = [
     "PROBE_RIDGE",
     "R2_MIN",
     "SENSITIVITY_GRID",
+    "STRETCH_MIN",
     "CounterReport",
     "ProbeFit",
     "UnitFit",
@@ -90,6 +93,8 @@ MIN_SLOPE = 1e-3
 PERSISTENCE_MIN = 0.5
 #: Symbols over which the fitted decay ratio must keep PERSISTENCE_MIN of an increment.
 HORIZON = 5000
+#: A counting unit keeps its increment for at least this multiple of n_train symbols.
+STRETCH_MIN = 2
 #: A counting unit leaves its line when off by more than ``BREAK_TOL * |slope|``.
 BREAK_TOL = 0.5
 #: R^2 beyond the training range a multi-unit probe must reach to count.
@@ -125,15 +130,19 @@ class UnitFit:
     r2_far : float
         R^2 of the same line along the long positive, in the same phases.
     increment_ratio : float
-        Far-to-near ratio of the unit's increment per count at float64 along
-        the block that builds the count (1 for a counter, about
-        ``rho**(n_max - n_train)`` for a contraction); NaN when the block is too
-        short to test.
+        Ratio of the unit's increment per count at the end of the block that
+        builds the count to the one near the end of training, at float64 (1
+        for a counter, about ``rho**(n_max - n_train)`` for a contraction);
+        NaN when the block is too short to test.
     decay_ratio : float
-        Fitted geometric ratio ``rho`` of the increments per symbol (1 for a
-        counter, ``1 - z`` for a leaky unit with rate ``z``).
+        Geometric ratio ``rho`` of the increments per symbol, fitted over the
+        stretch (1 for a counter, ``1 - z`` for a leaky unit with rate ``z``).
+    stretch : int
+        Symbols of that block before the increment per count leaves
+        ``[persistence_min, 1 / persistence_min]`` times its value near the end
+        of training (the block's length when it never does).
     unbounded : bool
-        ``increment_ratio >= persistence_min`` and
+        ``stretch >= STRETCH_MIN * n_train`` and
         ``decay_ratio**HORIZON >= persistence_min``.
     is_counter : bool
         ``r2 >= r2_min``, ``|slope| >= min_slope`` and ``unbounded``.
@@ -166,6 +175,7 @@ class UnitFit:
     r2_far: float = float("nan")
     increment_ratio: float = float("nan")
     decay_ratio: float = float("nan")
+    stretch: int = 0
     unbounded: bool = False
     is_counter: bool = False
     linear_beyond: bool = False
@@ -273,7 +283,7 @@ class CounterReport:
                 f"{u.name}: counter {u.counter} ({u.counter_name}, phases {u.phases}) "
                 f"slope={u.slope:.4g} intercept={u.intercept:.4g} R2={u.r2:.5f} "
                 f"R2_far={u.r2_far:.4f} increment ratio={u.increment_ratio:.3f} "
-                f"rho={u.decay_ratio:.6f}; {brk}"
+                f"rho={u.decay_ratio:.6f} stretch={u.stretch}; {brk}"
             )
         for p in self.counting_probes:
             lines.append(
@@ -372,12 +382,18 @@ def _persistence(
     phases: tuple[int, ...],
     u: int,
     n_train: int,
-) -> tuple[float, float]:
-    """(increment ratio far/near, fitted decay ratio rho) on the block that builds the count.
+    persistence_min: float = PERSISTENCE_MIN,
+) -> tuple[float, float, int]:
+    """(increment ratio, decay ratio rho, stretch) on the block that builds the count.
 
     The block is the first maximal run of one phase in ``phases`` along which
     ``cand`` moves every symbol in one direction (the ``a`` block for ``#a-#b``).
+    The stretch is how many symbols of it pass before the running median (over
+    ``W`` symbols) of the increment per count leaves ``[p, 1/p]`` times its
+    value near the end of training (``p = persistence_min``); rho is fitted on
+    ``log |increment|`` over that stretch from symbol ``n_train - W`` on.
     """
+    nan = float("nan")
     dc = np.diff(cand)
     du = np.diff(s64[:, u])
     ph = phase[1:]
@@ -391,26 +407,32 @@ def _persistence(
         if key[a] < 0:
             continue
         if b - a < n_train + w:
-            return float("nan"), float("nan")
+            return nan, nan, 0
         r = du[a:b] / dc[a:b]
         near = float(np.median(r[max(0, n_train - w) : n_train]))
-        far = float(np.median(r[b - a - w :]))
         if near == 0.0 or not np.isfinite(near):
-            return 0.0, float("nan")
-        ratio = far / near if np.isfinite(far) else 0.0
-        t = np.arange(max(1, n_train - w), b - a)
-        lr = r[t] / near
-        ok = (lr > 0) & np.isfinite(lr)
-        rho = float(np.exp(np.polyfit(t[ok], np.log(lr[ok]), 1)[0])) if ok.sum() >= 2 else 0.0
-        return float(ratio), rho
-    return float("nan"), float("nan")
+            return 0.0, nan, 0
+        q = r / near
+        far = float(np.median(q[b - a - w :]))
+        ratio = far if np.isfinite(far) else 0.0
+        run_med = np.median(np.lib.stride_tricks.sliding_window_view(q[n_train:], w), axis=1)
+        lo, hi = persistence_min, 1.0 / persistence_min if persistence_min > 0 else np.inf
+        out = np.flatnonzero(~((run_med >= lo) & (run_med <= hi)))
+        stretch = int(n_train + out[0]) if out.size else int(b - a)
+        t = np.arange(max(1, n_train - w), max(stretch, n_train))
+        ok = (q[t] > 0) & np.isfinite(q[t])
+        rho = float(np.exp(np.polyfit(t[ok], np.log(q[t][ok]), 1)[0])) if ok.sum() >= 2 else 0.0
+        return float(ratio), rho, stretch
+    return nan, nan, 0
 
 
-def _unbounded(ratio: float, rho: float, persistence_min: float) -> bool:
-    """Measured increment ratio and extrapolated decay both keep ``persistence_min``."""
-    if not (np.isfinite(ratio) and np.isfinite(rho)):
+def _unbounded(
+    rho: float, stretch: int, n_train: int, persistence_min: float = PERSISTENCE_MIN
+) -> bool:
+    """Counted undisturbed past STRETCH_MIN x training, and the fitted decay keeps it."""
+    if not np.isfinite(rho) or stretch < STRETCH_MIN * n_train:
         return False
-    return bool(ratio >= persistence_min and rho**HORIZON >= persistence_min)
+    return bool(rho**HORIZON >= persistence_min)
 
 
 def _probe(
@@ -606,10 +628,10 @@ def find_counters(
         pred = a * c_far[:, k] + b
         y = s_far[:, u]
         fit.r2_far = _r2(y[far_rows], pred[far_rows]) if far_rows.any() else 0.0
-        fit.increment_ratio, fit.decay_ratio = _persistence(
-            s64, c_far[:, k], phase_far, pset, u, n_train
+        fit.increment_ratio, fit.decay_ratio, fit.stretch = _persistence(
+            s64, c_far[:, k], phase_far, pset, u, n_train, persistence_min
         )
-        fit.unbounded = _unbounded(fit.increment_ratio, fit.decay_ratio, persistence_min)
+        fit.unbounded = _unbounded(fit.decay_ratio, fit.stretch, n_train, persistence_min)
         fit.is_counter = bool(r2 >= r2_min and abs(a) >= min_slope and fit.unbounded)
         if fit.is_counter:
             on = np.abs(y - pred) <= break_tol * abs(a)
@@ -720,7 +742,7 @@ def sensitivity_rows(report: CounterReport, grid: dict | None = None) -> list[di
                 for u in report.units
                 if u.r2 >= t["r2_min"]
                 and abs(u.slope) >= t["min_slope"]
-                and _unbounded(u.increment_ratio, u.decay_ratio, t["persistence_min"])
+                and _unbounded(u.decay_ratio, u.stretch, report.n_train, t["persistence_min"])
             ]
             pr = [
                 p.counter_name

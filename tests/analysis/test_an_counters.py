@@ -121,6 +121,7 @@ def test_leaky_unit_is_not_a_counter(anbn, z):
     assert u.r2_whole >= 0.99 and u.r2 >= 0.99
     # ... but its increments decay geometrically by 1 - z per symbol
     assert u.decay_ratio == pytest.approx(1.0 - z, rel=2e-5)
+    assert u.stretch >= 2 * 50  # long enough: it is the fitted decay that rejects it
     assert not u.unbounded and not u.is_counter
     assert rep.counters == [] and rep.counting_probes == []
     # it is the unboundedness test that rejects it, at any slope threshold
@@ -200,4 +201,10 @@ def test_released_anbncn_lstm_unit_c5_counts_a_minus_b_on_its_phases():
     assert c5.is_counter and c5.counter == 0 and c5.counter_name == "counter 0 (#a-#b)"
     assert c5.phases == "ab" and c5.r2 >= 0.99
     assert c5.r2_whole < 0.95  # the whole-word fit (the old test) misses it
-    assert "c5" in {u.name for u in rep.counters}
+    assert c5.decay_ratio == pytest.approx(1.0, abs=1e-3)
+    # c3 counts #b-#c on the b/c phases; far beyond training (b^n after a^490) the
+    # network ends its count abruptly, which is a break, not a decay
+    c3 = rep.unit("c3")
+    assert c3.is_counter and c3.counter == 1 and c3.phases == "bc" and c3.r2 >= 0.99
+    assert c3.stretch >= 2 * 49 and not c3.linear_beyond
+    assert {"c3", "c5"} <= {u.name for u in rep.counters}
