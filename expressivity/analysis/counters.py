@@ -717,6 +717,9 @@ SENSITIVITY_GRID = {
 def sensitivity_rows(report: CounterReport, grid: dict | None = None) -> list[dict]:
     """Detections as each threshold varies, the others at the report's values.
 
+    (A unit's stretch was measured at the report's ``persistence_min``; varying
+    it here changes the decay criterion ``rho**HORIZON >= persistence_min``.)
+
     Returns one dict per (threshold, value): ``threshold``, ``value``,
     ``n_units`` and ``units`` (names of the units that count), ``n_probes`` and
     ``probes`` (candidates whose read-out counts beyond training).
