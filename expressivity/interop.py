@@ -19,7 +19,9 @@ import numpy as np
 from expressivity.network import Network
 
 __all__ = [
+    "HOW_TO_GET",
     "REFERENCE_ENV",
+    "WEISS2018_ALPHABETS",
     "find_reference",
     "find_weiss2018",
     "from_torch",
@@ -34,10 +36,10 @@ REFERENCE_ENV = "EXPRESSIVITY_REFERENCE_DIR"
 
 #: how to get the released networks (said by every error and warning about them)
 HOW_TO_GET = (
-    "the networks released with Weiss et al. (2018) are not shipped with expressivity: "
-    "download the folder trained_rnns/ of the public repository tech-srl/counting_dimensions "
-    "(the *.data files) into <folder>/weiss2018/, or use converted .npz files there, and set "
-    f"{REFERENCE_ENV}=<folder> (or pass the folder explicitly)"
+    "the networks released with Weiss et al. (2018) are not shipped with expressivity: put the "
+    "*.data files of the folder trained_rnns/ of the public repository "
+    "tech-srl/counting_dimensions in <folder>/weiss2018/ and set "
+    f"{REFERENCE_ENV}=<folder> (README: 'The released networks of Weiss et al. (2018)')"
 )
 
 
@@ -170,15 +172,13 @@ def reference_dir(directory: str | Path | None = None) -> Path:
     if directory is None:
         env = os.environ.get(REFERENCE_ENV, "").strip()
         if not env:
-            raise FileNotFoundError(
-                f"no released networks: {REFERENCE_ENV} is not set; {HOW_TO_GET}"
-            )
+            raise FileNotFoundError(f"{REFERENCE_ENV} is not set; {HOW_TO_GET}")
         directory, origin = env, f"{REFERENCE_ENV}={env}"
     else:
         origin = f"the folder {str(directory)!r}"
     d = Path(directory).expanduser()
     if not d.is_dir():
-        raise FileNotFoundError(f"no released networks: {origin} is not a folder; {HOW_TO_GET}")
+        raise FileNotFoundError(f"{origin} is not a folder; {HOW_TO_GET}")
     return d
 
 
