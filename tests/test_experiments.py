@@ -184,3 +184,34 @@ def test_interrupted_sweep_resumes_without_repeating(tmp_path, executor):
     for r in rows:  # finished rows were not rerun
         if r["spec_hash"] in first:
             assert r["finished_at"] == first[r["spec_hash"]]
+
+
+# ---------------------------------------------------------------- store faults (see test_faults)
+def test_store_keeps_the_first_finished_row(tmp_path):
+    from expressivity.experiments.store import is_finished
+
+    s = RunSpec(cell="gru", **TINY)
+    p = tmp_path / "r.sqlite"
+    assert not is_finished(p, s.spec_hash)
+    with ResultsStore(p) as st:
+        assert st.record(s, {"status": "error", "error": "x"})
+        assert not is_finished(p, s.spec_hash)
+        assert st.record(s, {"status": "done", "metrics": {"frontier": 3}})
+        assert is_finished(p, s.spec_hash)
+        assert not st.record(s, {"status": "done", "metrics": {"frontier": 9}})
+        (row,) = st.rows()
+    assert row["metrics"]["frontier"] == 3 and row["attempts"] == 2
+    assert sorted(x.name for x in tmp_path.iterdir() if "tmp" in x.name) == []
+
+
+def test_store_messages_name_the_fault(tmp_path):
+    from expressivity.experiments.store import StoreError
+
+    (tmp_path / "empty.sqlite").touch()
+    (tmp_path / "dir.sqlite").mkdir()
+    (tmp_path / "file").write_text("x")
+    for name, what in (("empty.sqlite", "0-byte"), ("dir.sqlite", "is a directory"),
+                       ("file/r.sqlite", "not a directory")):  # fmt: skip
+        with pytest.raises(StoreError, match=what) as info:
+            ResultsStore(tmp_path / name)
+        assert "corrupt" not in str(info.value)

@@ -2,7 +2,11 @@
 
 :func:`execute_run` is what a sweep worker calls. It never writes the results
 store (only the sweep's client does); it writes the model and a training
-checkpoint under ``out_dir`` and returns a plain dict.
+checkpoint under ``out_dir`` and returns a plain dict. Given the store's path
+it looks there first: a run the store holds as finished is not run again
+(``status="skipped"``), so a retry of a run whose worker died after its result
+was recorded never rewrites its model. Files are written under temporary names
+unique to the writer and moved into place when complete.
 
 Examples
 --------
@@ -16,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import socket
@@ -34,8 +39,12 @@ __all__ = [
 
 #: a run's checkpoint is written at most this often (seconds of training): an
 #: interrupted sweep loses at most this much of each unfinished run, and a
-#: one-word-update run does not spend a tenth of its time writing checkpoints
-CHECKPOINT_SECONDS = 5.0
+#: one-word-update run does not spend a tenth of its time writing checkpoints.
+#: Read when a run starts (it becomes ``TrainConfig.checkpoint_seconds``; None:
+#: every ``eval_every`` epochs); dask workers read their own copy of the module
+CHECKPOINT_SECONDS: float | None = 5.0
+
+log = logging.getLogger(__name__)
 
 
 def software_versions() -> dict:
@@ -88,6 +97,7 @@ def _prepare(spec_dict: dict) -> dict:
         target_accuracy=spec.target_accuracy or None,
         eval_every=spec.eval_every,
         checkpoint_every=spec.eval_every,
+        checkpoint_seconds=CHECKPOINT_SECONDS,
     )
     return dict(spec=spec, lang=lang, proto=proto, data=data, val=val, net=net, cfg=cfg,
                 r_train=r_train, r_eval=r_eval, started=time.time(),
@@ -115,9 +125,8 @@ def _finish(run: dict, res, out: Path, t0: float) -> dict:
     ev = proto.evaluate(res.net, run["lang"], run["r_eval"], spec.train_max, spec.eval_until,
                         far=far, train_min=spec.train_min)  # fmt: skip
     t2 = time.perf_counter()
-    (out / "models").mkdir(parents=True, exist_ok=True)
-    model = res.net.save(out / "models" / f"{spec.spec_hash}.npz",
-                         training=dict(spec.to_dict(), spec_hash=spec.spec_hash))  # fmt: skip
+    model = _save_model(res.net, out / "models" / f"{spec.spec_hash}.npz",
+                        dict(spec.to_dict(), spec_hash=spec.spec_hash))  # fmt: skip
     last = res.history[-1] if res.history else {}
     metrics = dict(
         ev.metrics,
@@ -144,27 +153,106 @@ def _finish(run: dict, res, out: Path, t0: float) -> dict:
     )
 
 
-def execute_run(spec_dict: dict, out_dir: str) -> dict:
+def _save_model(net, path: Path, training: dict) -> Path:
+    """Save under a temporary name unique to this writer, then move it into place."""
+    from expressivity.training.checkpoint import temporary_path
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_path(path)
+    try:
+        net.save(tmp, training=training)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _skipped(spec_hash: str, store_path) -> dict:
+    return {"status": "skipped", "error": None, "total_seconds": 0.0,
+            "metrics": {"skipped": f"{spec_hash} is finished in {store_path}"}}  # fmt: skip
+
+
+def _usable_checkpoint(ckpt: Path, discard: bool) -> str | None:
+    """Check an existing checkpoint; a corrupt one raises, or is deleted if ``discard``.
+
+    Returns the path of a discarded checkpoint (None if none was).
+    """
+    from expressivity.training import CheckpointError
+    from expressivity.training.checkpoint import read_checkpoint
+
+    if not ckpt.exists():
+        return None
+    try:
+        read_checkpoint(ckpt)
+    except CheckpointError:
+        if not discard:
+            raise
+        log.warning("discarding corrupt checkpoint %s; the run starts afresh", ckpt)
+        ckpt.unlink(missing_ok=True)
+        return str(ckpt)
+    return None
+
+
+def execute_run(spec_dict: dict, out_dir: str, store_path: str | None = None,
+                discard_corrupt_checkpoints: bool = False) -> dict:  # fmt: skip
     """Train and evaluate one run; returns a result dict for the store.
 
     Divergence is a result (``status="diverged"``, the message in ``error``).
     Other exceptions propagate (the sweep records them as ``error`` and retries
     them on the next start).
+
+    Parameters
+    ----------
+    spec_dict : the run's :class:`~expressivity.experiments.spec.RunSpec` as a dict
+    out_dir : models go to ``out_dir/models``, checkpoints to ``out_dir/checkpoints``
+    store_path : the results store, looked at (read only) before training and
+        before the model is saved: a run it holds as finished is not run (the
+        result is ``{"status": "skipped"}``) and its model is never rewritten
+    discard_corrupt_checkpoints : a corrupt checkpoint of this run is deleted
+        (logged, and named in ``metrics["discarded_checkpoint"]``) and the run
+        starts afresh; by default it raises
+        :class:`~expressivity.training.CheckpointError` naming the file
+
+    Raises
+    ------
+    CheckpointError
+        The run's checkpoint is corrupt (and not discarded) or belongs to
+        another configuration.
+    OSError
+        A file could not be written (on a full disk the message says so and
+        names the file; no temporary file is left).
     """
+    from expressivity.experiments.store import is_finished
     from expressivity.training import TrainingDiverged, train
 
     t0 = time.perf_counter()
+    spec_hash = _spec_hash(spec_dict)
+    if store_path is not None and is_finished(store_path, spec_hash):
+        return _skipped(spec_hash, store_path)
     run = _prepare(spec_dict)
     out = Path(out_dir)
-    ckpt = out / "checkpoints" / f"{run['spec'].spec_hash}.npz"
+    ckpt = out / "checkpoints" / f"{spec_hash}.npz"
+    discarded = _usable_checkpoint(ckpt, discard_corrupt_checkpoints)
     try:
         res = train(run["net"], run["data"], run["r_train"], run["cfg"], validation=run["val"],
                     checkpoint=ckpt)  # fmt: skip
     except TrainingDiverged as err:
-        return _diverged(run, err, time.perf_counter() - t0)
-    result = _finish(run, res, out, t0)
-    ckpt.unlink(missing_ok=True)
+        result = _diverged(run, err, time.perf_counter() - t0)
+    else:
+        if store_path is not None and is_finished(store_path, spec_hash):
+            return _skipped(spec_hash, store_path)  # recorded meanwhile: its model stays
+        result = _finish(run, res, out, t0)
+        ckpt.unlink(missing_ok=True)
+    if discarded is not None:
+        result["metrics"]["discarded_checkpoint"] = discarded
     return result
+
+
+def _spec_hash(spec_dict: dict) -> str:
+    from expressivity.experiments.spec import RunSpec
+
+    return RunSpec(**spec_dict).spec_hash
 
 
 #: spec fields a population shares (the shape of one GPU launch)

@@ -8,6 +8,28 @@ A worker that dies is replaced by its nanny and dask reschedules its run
 (``allowed-failures``); a run that raises is recorded as ``error`` and tried
 again on the next start.
 
+Faults:
+
+- One sweep at a time per output: :func:`run_sweep` takes an exclusive lock
+  (``fcntl.flock``) on ``<out_dir>/.lock`` and on ``<store>.lock`` and holds it
+  to the end. A second sweep on the same output or store refuses at once with
+  :class:`~expressivity.experiments.store.StoreBusyError` naming the holder's
+  pid (``wait=True``: it waits for the lock instead). Every temporary file
+  (checkpoints, models, a new store) has a name unique to its writer and is
+  moved into place when complete; those a killed writer left are removed
+  when a sweep starts and ends.
+- A recorded run is never executed again: the worker looks in the store before
+  it trains (and before it saves the model), the store keeps the first
+  finished row, and the client releases each future once its row is written,
+  so a worker that dies later holds no result dask would recompute.
+- A full disk stops the sweep with a
+  :class:`~expressivity.experiments.store.StoreError` that says so and names
+  the file; rows already written stay (one transaction each) and no temporary
+  file remains. Rerun the same command once there is space.
+- A corrupt checkpoint fails its run with a message naming the file;
+  ``discard_corrupt_checkpoints=True`` (``--discard-corrupt-checkpoints``)
+  deletes it and starts that run afresh.
+
 Scripts that call :func:`run_sweep` with dask must guard their entry point
 with ``if __name__ == "__main__":`` (worker processes re-import the main module).
 
@@ -31,15 +53,26 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import logging
 import os
+import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from expressivity._progress import counting_progress, log_info
 from expressivity.experiments.runner import execute_run
 from expressivity.experiments.spec import RunSpec
-from expressivity.experiments.store import ResultsStore
+from expressivity.experiments.store import (
+    ResultsStore,
+    StoreBusyError,
+    StoreError,
+    check_store_path,
+)
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CLUSTER_SETTINGS", "WORKER_ENV", "local_cluster", "run_sweep"]
 
@@ -75,6 +108,8 @@ def run_sweep(
     n_workers: int | None = None,
     progress: Callable[[str], None] | None = log_info,
     backend: str = "cpu",
+    discard_corrupt_checkpoints: bool = False,
+    wait: bool = False,
 ) -> dict:
     """Run every spec not yet finished in the store; record each result as it arrives.
 
@@ -95,90 +130,207 @@ def run_sweep(
         runs that share :data:`~expressivity.experiments.runner.POPULATION_KEY`
         train together as one population on the GPU, in this process (the
         executor is not used); each run's row is recorded as it is evaluated
+    discard_corrupt_checkpoints : delete a run's corrupt checkpoint (logged, and
+        named in the row's ``metrics["discarded_checkpoint"]``) and start that
+        run afresh; by default the run fails with an error naming the file
+    wait : another sweep holds this output or store: wait for it to finish
+        (default: raise :class:`~expressivity.experiments.store.StoreBusyError`)
 
     Returns
     -------
     dict with ``ran``, ``skipped``, ``errors``, ``seconds``
+
+    Raises
+    ------
+    StoreBusyError
+        Another sweep is running on ``out_dir`` or ``store_path`` (its pid is named).
+    StoreError
+        The store or the output folder cannot be used (read-only, a directory,
+        corrupt, the disk is full); the message says what to do.
     """
     if executor not in ("dask", "serial"):
         raise ValueError(f"executor must be 'dask' or 'serial', got {executor!r}")
     from expressivity.training.backends import resolve_backend
 
     backend = resolve_backend(backend)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir, store_path = Path(out_dir), Path(store_path)
+    _writable_folder(out_dir, "output folder")
+    _writable_folder(store_path.parent, "results store folder")
+    check_store_path(store_path)
     t0 = time.perf_counter()
     unique = {s.spec_hash: s for s in specs}
-    with ResultsStore(store_path) as store:
+    locks = [out_dir / ".lock", store_path.with_name(store_path.name + ".lock")]
+    with _locked(locks, wait), ResultsStore(store_path) as store:
+        _remove_stale_temporaries(out_dir)
         done = store.finished_hashes()
         todo = [s for h, s in unique.items() if h not in done]
         skipped = len(unique) - len(todo)
         if progress and skipped:
             progress(f"{skipped} of {len(unique)} runs already finished; {len(todo)} to run")
         progress = counting_progress(progress, len(todo), sweep or "sweep")  # a bar if interactive
-        errors = 0
-        if backend == "cuda":
-            errors = _run_populations(todo, store, out_dir, sweep, progress)
-        elif executor == "serial":
-            for i, spec in enumerate(todo, 1):
-                res = _safe(spec, out_dir)
-                store.record(spec, res, sweep)
-                errors += res["status"] == "error"
-                if progress:
-                    progress(_line(i, len(todo), spec, res))
-        elif todo:
-            errors = _run_dask(todo, store, out_dir, sweep, scheduler, n_workers, progress)
+        book = _Book(store, sweep, len(todo), progress)
+        opts = dict(store_path=str(store_path.resolve()),
+                    discard_corrupt_checkpoints=bool(discard_corrupt_checkpoints))  # fmt: skip
+        try:
+            if backend == "cuda":
+                _run_populations(todo, book, out_dir)
+            elif executor == "serial":
+                for spec in todo:
+                    book.record(spec, _safe(spec, out_dir, None, **opts))
+            elif todo:
+                _run_dask(todo, book, out_dir, scheduler, n_workers, opts)
+        finally:  # e.g. of a worker killed while it wrote
+            _remove_stale_temporaries(out_dir)
     return {
-        "ran": len(todo),
-        "skipped": skipped,
-        "errors": errors,
+        "ran": len(todo) - book.skipped,
+        "skipped": skipped + book.skipped,
+        "errors": book.errors,
         "seconds": time.perf_counter() - t0,
     }
 
 
-def _run_populations(todo, store, out_dir, sweep, progress) -> int:
+def _writable_folder(folder: Path, what: str) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StoreError(f"cannot create the {what} {folder} ({err}); pass another one") from err
+    if not folder.is_dir():
+        raise StoreError(f"the {what} {folder} is not a directory; pass a folder")
+    if not os.access(folder, os.W_OK):
+        raise StoreError(
+            f"the {what} {folder} is read-only; make it writable or pass a writable one "
+            "(--out / --store)"
+        )
+
+
+@contextlib.contextmanager
+def _locked(paths: Sequence[Path], wait: bool) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on each of ``paths`` (in order) while the block runs.
+
+    Each lock file holds ``pid@host`` of its holder. Without ``fcntl`` (Windows)
+    nothing is locked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    held = []
+    try:
+        for path in dict.fromkeys(Path(p).resolve() for p in paths):
+            try:
+                fh = open(path, "a+")  # noqa: SIM115 - held until the sweep ends
+            except OSError as err:
+                raise StoreError(
+                    f"cannot create the lock file {path} ({err}); make its folder writable "
+                    "or pass another --out / --store"
+                ) from err
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip()
+                fh.close()
+                pid = holder.split("@")[0] if holder else "unknown"
+                raise StoreBusyError(
+                    f"another sweep (pid {pid}, {holder or 'host unknown'}) is running on this "
+                    f"output: it holds the lock {path}. Wait for it to finish (run_sweep(..., "
+                    "wait=True) waits), or pass another --out / --store; two sweeps on one "
+                    "output would run the same runs twice",
+                    path,
+                    holder,
+                ) from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"{os.getpid()}@{socket.gethostname()}\n")
+            fh.flush()
+            held.append(fh)
+        yield
+    finally:
+        for fh in reversed(held):
+            with contextlib.suppress(OSError):
+                fh.truncate(0)
+            fh.close()  # releases the lock
+
+
+def _remove_stale_temporaries(out_dir: Path) -> None:
+    """Remove temporary files a killed writer left (this sweep holds the output's lock)."""
+    for sub in ("checkpoints", "models"):
+        for tmp in (out_dir / sub).glob(".*.tmp.npz"):
+            log.info("removing %s, left by an interrupted write", tmp)
+            tmp.unlink(missing_ok=True)
+
+
+class _Book:
+    """The client's side: record each result once, count, report, stop on a full disk."""
+
+    def __init__(self, store, sweep, n, progress):
+        self.store, self.sweep, self.n, self.progress = store, sweep, n, progress
+        self.i = self.errors = self.skipped = 0
+
+    def record(self, spec: RunSpec, res: dict) -> None:
+        self.i += 1
+        if res.get("status") == "skipped" or not self.store.record(spec, res, self.sweep):
+            self.skipped += 1  # finished in the store already: the recorded row wins
+            if self.progress:
+                self.progress(f"[{self.i}/{self.n}] {spec.label()} already recorded; not rerun")
+            return
+        self.errors += res["status"] == "error"
+        if self.progress:
+            self.progress(_line(self.i, self.n, spec, res))
+        if res.get("disk_full"):
+            raise StoreError(
+                f"run {spec.label()} ({spec.spec_hash}) failed because the disk is full: "
+                f"{res['error']}. The sweep stopped; the runs recorded so far are kept and no "
+                "temporary file is left. Free space, then rerun the same command: finished "
+                "runs are skipped and unfinished ones resume from their checkpoints"
+            )
+
+
+def _run_populations(todo, book: _Book, out_dir) -> None:
     """The ``backend="cuda"`` path: one population per group of compatible runs."""
     from expressivity.experiments.runner import POPULATION_KEY, execute_population
 
     groups: dict[tuple, list[RunSpec]] = {}
     for spec in todo:
         groups.setdefault(tuple(getattr(spec, k) for k in POPULATION_KEY), []).append(spec)
-    done = 0
-    errors = 0
     for specs in groups.values():
+        recorded = set()
 
-        def record(i, res, specs=specs):
-            nonlocal done
-            done += 1
-            store.record(specs[i], res, sweep)
-            if progress:
-                progress(_line(done, len(todo), specs[i], res))
+        def record(i, res, specs=specs, recorded=recorded):
+            recorded.add(i)
+            book.record(specs[i], res)
 
         try:
             execute_population([s.to_dict() for s in specs], str(out_dir), "cuda", record)
+        except StoreError:
+            raise
         except Exception as err:  # the whole group failed: each run is an error row
-            finished = store.finished_hashes()
+            res = _error_result(err, 0.0)
             for i, spec in enumerate(specs):
-                if spec.spec_hash not in finished:
-                    record(i, {"status": "error", "error": f"{type(err).__name__}: {err}"})
-                    errors += 1
-    return errors
+                if i not in recorded:
+                    book.record(spec, dict(res))
 
 
-def _safe(spec: RunSpec, out_dir: Path, threads: int | None = None) -> dict:
+def _error_result(err: BaseException, seconds: float) -> dict:
+    res = {"status": "error", "error": f"{type(err).__name__}: {err}", "total_seconds": seconds}
+    if getattr(err, "errno", None) == errno.ENOSPC:
+        res["disk_full"] = True
+    return res
+
+
+def _safe(spec: RunSpec, out_dir: Path, threads: int | None = None, store_path=None,
+          discard_corrupt_checkpoints: bool = False) -> dict:  # fmt: skip
+    """Run one spec on a worker (or here); an exception becomes an ``error`` result."""
     t0 = time.perf_counter()
     try:
         if threads is not None:
             import numba
 
             numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-        return execute_run(spec.to_dict(), str(out_dir))
+        return execute_run(spec.to_dict(), str(out_dir), store_path, discard_corrupt_checkpoints)
     except Exception as err:  # recorded as an error row; retried on the next start
-        return {
-            "status": "error",
-            "error": f"{type(err).__name__}: {err}",
-            "total_seconds": time.perf_counter() - t0,
-        }
+        return _error_result(err, time.perf_counter() - t0)
 
 
 #: dask settings of :func:`local_cluster`
@@ -213,31 +365,31 @@ def local_cluster(n_workers: int | None = None, settings: dict | None = None):
         )
 
 
-def _run_dask(todo, store, out_dir, sweep, scheduler, n_workers, progress) -> int:
+def _run_dask(todo, book: _Book, out_dir, scheduler, n_workers, opts) -> None:
     from distributed import Client, as_completed
 
     cluster = local_cluster(n_workers) if scheduler is None else None
     client = None
-    errors = 0
     try:
         client = Client(cluster if cluster is not None else scheduler)
         futs = {}
         for spec in todo:
-            f = client.submit(_safe, spec, out_dir, 1, key=f"run-{spec.spec_hash}", pure=False)
+            f = client.submit(_safe, spec, out_dir, 1, key=f"run-{spec.spec_hash}", pure=False,
+                              **opts)  # fmt: skip
             futs[f] = spec
-        for i, fut in enumerate(as_completed(futs), 1):
-            spec = futs[fut]
+        for fut in as_completed(futs):
+            spec = futs.pop(fut)
             try:
                 res = fut.result()
             except Exception as err:  # e.g. KilledWorker after repeated crashes
-                res = {"status": "error", "error": f"{type(err).__name__}: {err}"}
-            store.record(spec, res, sweep)
-            errors += res["status"] == "error"
-            if progress:
-                progress(_line(i, len(todo), spec, res))
+                res = _error_result(err, 0.0)
+            # release the result before anything else: were its worker to die now, dask
+            # would otherwise run the run again to restore a result the client still holds
+            fut.release()
+            del fut
+            book.record(spec, res)
     finally:
         if client is not None:
             client.close()
         if cluster is not None:
             cluster.close()
-    return errors

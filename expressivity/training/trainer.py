@@ -378,7 +378,8 @@ def _resume(ckpt, cfg, meta_net, rng, res, book):
 
 
 def _check_resume(path, meta, cfg: dict, net_meta: dict) -> None:
-    diff = [f"config.{k}" for k in cfg if meta.get("config", {}).get(k) != cfg[k]]
+    old = meta.get("config", {})  # how often a run is checkpointed does not change it:
+    diff = [f"config.{k}" for k in cfg if k != "checkpoint_seconds" and old.get(k) != cfg[k]]
     diff += [f"network.{k}" for k in net_meta if meta.get("network", {}).get(k) != net_meta[k]]
     if diff:
         raise CheckpointError(
