@@ -224,6 +224,10 @@ def _check_scheduler(address: str | None, timeout: float = 5.0) -> None:
         ) from None
 
 
+_DISCARD_HELP = ("a run whose checkpoint is corrupt (e.g. cut short) deletes it and starts "
+                 "afresh (default: the run fails, naming the file)")  # fmt: skip
+
+
 def _cmd_train(args) -> int:
     from expressivity.experiments.store import ResultsStore
     from expressivity.experiments.sweep import run_sweep
@@ -233,7 +237,8 @@ def _cmd_train(args) -> int:
     store = Path(args.store) if args.store else out / "results.sqlite"
     _check_out_dir(out)
     _check_store_path(store, must_exist=False)
-    run_sweep([spec], store, out, sweep="train", executor="serial", backend=args.backend)
+    run_sweep([spec], store, out, sweep="train", executor="serial", backend=args.backend,
+              discard_corrupt_checkpoints=args.discard_corrupt_checkpoints)  # fmt: skip
     with ResultsStore(store) as st:
         row = st.get(spec.spec_hash)
     print(
@@ -402,7 +407,8 @@ def _cmd_sweep(args) -> int:
     _check_store_path(store, must_exist=False)
     executor = "serial" if args.local else "dask"
     s = run_sweep(specs, store, out, name, executor, args.scheduler, args.workers,
-                  backend=args.backend)  # fmt: skip
+                  backend=args.backend,
+                  discard_corrupt_checkpoints=args.discard_corrupt_checkpoints)  # fmt: skip
     print(f"sweep {name}: {s['ran']} ran, {s['skipped']} already finished, {s['errors']} errors, "
           f"{s['seconds']:.1f} s")  # fmt: skip
     return 1 if s["errors"] else 0
@@ -673,6 +679,7 @@ def _parser() -> argparse.ArgumentParser:
     _spec_args(t, names)
     t.add_argument("--out", default="results", help="models and checkpoints (default results/)")
     t.add_argument("--store", help="results store file (default OUT/results.sqlite)")
+    t.add_argument("--discard-corrupt-checkpoints", action="store_true", help=_DISCARD_HELP)
     _add_backend(t, "cuda: train on the GPU (the population kernel)")
     t.set_defaults(func=_cmd_train)
 
@@ -713,6 +720,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("spec", help="sweep TOML ([sweep], [base], [grid])")
     s.add_argument("--out", default="results", help="models, checkpoints (default results/)")
     s.add_argument("--store", help="results store file (default OUT/results.sqlite)")
+    s.add_argument("--discard-corrupt-checkpoints", action="store_true", help=_DISCARD_HELP)
     _add_cluster(s)
     s.set_defaults(func=_cmd_sweep)
 
