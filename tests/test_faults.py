@@ -385,3 +385,28 @@ def test_checkpoint_seconds_reaches_the_train_config(tmp_path, monkeypatch):
             runner.execute_run(spec.to_dict(), str(tmp_path))
         assert seen[-1][0].checkpoint_seconds == value
         assert seen[-1][1] == tmp_path / "checkpoints" / f"{spec.spec_hash}.npz"
+
+
+def test_cli_names_a_corrupt_checkpoint_and_discards_it_on_request(tmp_path, capsys):
+    from expressivity.cli import main
+    from expressivity.experiments.spec import load_specs
+
+    toml = tmp_path / "s.toml"
+    toml.write_text("".join(f"{k} = {v!r}\n".replace("'", '"') for k, v in
+                            dict(TINY, cell="gru").items()))  # fmt: skip
+    (spec,) = load_specs(toml)[1]
+    out = tmp_path / "out"
+    ckpt = out / "checkpoints" / f"{spec.spec_hash}.npz"
+    write_checkpoint(ckpt, {"epoch": 1}, {"master": {"w": np.arange(5000.0)}})
+    ckpt.write_bytes(ckpt.read_bytes()[:3000])
+    argv = ["sweep", str(toml), "--out", str(out), "--local"]
+    assert main(argv) == 1
+    text = "".join(capsys.readouterr())
+    assert str(ckpt) in text and "--discard-corrupt-checkpoints" in text
+    assert ckpt.exists()
+    with _locked([out / ".lock"], wait=False):  # another sweep on this output
+        assert main(argv) == 2
+    assert f"pid {os.getpid()}" in capsys.readouterr().err
+    assert main([*argv, "--discard-corrupt-checkpoints"]) == 0
+    assert not ckpt.exists() and _leftovers(out) == []
+    _check_rows(out / "results.sqlite", [spec], attempts=2)
