@@ -47,7 +47,7 @@ Arrays (P networks, NW weights each, K updates, T steps):
 Examples
 --------
 >>> TILE
-16
+32
 >>> tile_bounds(40, 16, 1).tolist()  # balanced tiles of at most 16
 [0, 13, 27, 40]
 >>> tile_bounds(20, 16, 2).tolist()  # two threads: at least two tiles
@@ -67,10 +67,11 @@ from expressivity.kernels.scalar import exp
 
 __all__ = ["MIN_LANES", "TILE", "tile_bounds", "train_lanes"]
 
-#: networks per tile: 16 float32 lanes fill one AVX-512 register (two AVX2
-#: ones); a tile of H = 32 LSTMs keeps its per-step work arrays for words of
-#: ~100 symbols in a core's L2 cache
-TILE = 16
+#: networks per tile: the lane loops are short (one pass of LLVM's vectorised
+#: loop, 32 float32 lanes, has to fit in them: at 16 lanes they ran in the scalar
+#: remainder loop, 2-4x slower per lane); a tile's work arrays, T x gates x H x 32
+#: lanes, stream through cache step by step
+TILE = 32
 #: the CPU backend trains populations of at least this many one-word-per-update
 #: networks as lanes (one network alone keeps the fused step, built for it)
 MIN_LANES = 2
@@ -92,31 +93,27 @@ def tile_bounds(P: int, tile: int, threads: int) -> np.ndarray:
 
 @njit(cache=True)
 def _matvec(wt, off, src, dst, J, K):
-    """dst[j, l] += sum_k wt[off + j K + k, l] src[k, l], k ascending (four rows at a time)."""
+    """dst[j, l] += sum_k wt[off + j K + k, l] src[k, l], k ascending (four rows at a time).
+
+    Indexed in two dimensions (no row views in the loops: a view per short
+    lane loop cost more than its arithmetic)."""
     L = dst.shape[1]
     j = 0
     while j + 4 <= J:
-        d0, d1, d2, d3 = dst[j], dst[j + 1], dst[j + 2], dst[j + 3]
         for k in range(K):
-            u0 = wt[off + j * K + k]
-            u1 = wt[off + (j + 1) * K + k]
-            u2 = wt[off + (j + 2) * K + k]
-            u3 = wt[off + (j + 3) * K + k]
-            s = src[k]
+            r = off + j * K + k
             for l in range(L):
-                x = s[l]
-                d0[l] += u0[l] * x
-                d1[l] += u1[l] * x
-                d2[l] += u2[l] * x
-                d3[l] += u3[l] * x
+                x = src[k, l]
+                dst[j, l] += wt[r, l] * x
+                dst[j + 1, l] += wt[r + K, l] * x
+                dst[j + 2, l] += wt[r + 2 * K, l] * x
+                dst[j + 3, l] += wt[r + 3 * K, l] * x
         j += 4
     while j < J:
-        d0 = dst[j]
         for k in range(K):
-            u0 = wt[off + j * K + k]
-            s = src[k]
+            r = off + j * K + k
             for l in range(L):
-                d0[l] += u0[l] * s[l]
+                dst[j, l] += wt[r, l] * src[k, l]
         j += 1
 
 
@@ -126,27 +123,20 @@ def _matvec_t(wt, off, src, dst, J, K):
     L = dst.shape[1]
     k = 0
     while k + 4 <= K:
-        d0, d1, d2, d3 = dst[k], dst[k + 1], dst[k + 2], dst[k + 3]
         for j in range(J):
-            u0 = wt[off + j * K + k]
-            u1 = wt[off + j * K + k + 1]
-            u2 = wt[off + j * K + k + 2]
-            u3 = wt[off + j * K + k + 3]
-            s = src[j]
+            r = off + j * K + k
             for l in range(L):
-                x = s[l]
-                d0[l] += u0[l] * x
-                d1[l] += u1[l] * x
-                d2[l] += u2[l] * x
-                d3[l] += u3[l] * x
+                x = src[j, l]
+                dst[k, l] += wt[r, l] * x
+                dst[k + 1, l] += wt[r + 1, l] * x
+                dst[k + 2, l] += wt[r + 2, l] * x
+                dst[k + 3, l] += wt[r + 3, l] * x
         k += 4
     while k < K:
-        d0 = dst[k]
         for j in range(J):
-            u0 = wt[off + j * K + k]
-            s = src[j]
+            r = off + j * K + k
             for l in range(L):
-                d0[l] += u0[l] * s[l]
+                dst[k, l] += wt[r, l] * src[j, l]
         k += 1
 
 
@@ -158,17 +148,22 @@ def _activate(pre, wt, boff, out, act, prec):
     for j in range(H):
         p = pre[j]
         o = out[j]
-        b = wt[max(boff, 0) + j]
-        nob = boff < 0
-        if act == 0:
+        if boff >= 0:
+            b = wt[boff + j]
             for l in range(L):
-                o[l] = rnd(sigmoid(rnd(p[l] + (zero if nob else b[l]), prec)), prec)
-        elif act == 1:
-            for l in range(L):
-                o[l] = rnd(tanh(rnd(p[l] + (zero if nob else b[l]), prec)), prec)
+                o[l] = p[l] + b[l]
         else:
             for l in range(L):
-                o[l] = rnd(relu(rnd(p[l] + (zero if nob else b[l]), prec)), prec)
+                o[l] = p[l] + zero
+        if act == 0:
+            for l in range(L):
+                o[l] = rnd(sigmoid(rnd(o[l], prec)), prec)
+        elif act == 1:
+            for l in range(L):
+                o[l] = rnd(tanh(rnd(o[l], prec)), prec)
+        else:
+            for l in range(L):
+                o[l] = rnd(relu(rnd(o[l], prec)), prec)
 
 
 @njit(cache=True)
@@ -184,7 +179,7 @@ def _forward(wt, sym, lens, Tc, dims, cfg, prec, states, gates, aux, pre):
     zero = one - one
     S = states.shape[1]
     for t in range(Tc):
-        h = states[t, :H]
+        h = states[t]  # rows 0..H-1: h; H..2H-1: the LSTM's c (whole rows keep a C layout)
         st = sym[t]
         for g in range(G):
             base = _HDR + 5 * g
@@ -221,17 +216,18 @@ def _forward(wt, sym, lens, Tc, dims, cfg, prec, states, gates, aux, pre):
                 else:
                     _matvec(wt, oU + g * H * H, h, pre, H, H)
             _activate(pre, wt, ob + g * H, gates[t, g], act, prec)
-        hn = states[t + 1, :H]
+        hn = states[t + 1]
         cand = gates[t, ci]
         if update == _LSTM:
-            c, cn, ax = states[t, H:], states[t + 1, H:], aux[t]
+            ax = aux[t]
             ig, fg, og = gates[t, 0], gates[t, 1], gates[t, 2]
             for j in range(H):
+                c, cn = h[H + j], hn[H + j]
                 for l in range(L):
-                    cn[j, l] = rnd(rnd(fg[j, l] * c[j, l], prec) + rnd(ig[j, l] * cand[j, l], prec),
-                                   prec)  # fmt: skip
+                    cn[l] = rnd(rnd(fg[j, l] * c[l], prec) + rnd(ig[j, l] * cand[j, l], prec),
+                                prec)  # fmt: skip
                 for l in range(L):
-                    ax[j, l] = rnd(tanh(cn[j, l]), prec)
+                    ax[j, l] = rnd(tanh(cn[l]), prec)
                 for l in range(L):
                     hn[j, l] = rnd(og[j, l] * ax[j, l], prec)
         elif update == _INTERP:
@@ -361,7 +357,7 @@ def _dactivate(dact, a, dp, act, prec):
 
 @njit(cache=True)
 def _backward(wt, lens, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, daux, dstate0,
-              work):  # fmt: skip
+              work, dact):  # fmt: skip
     """Backpropagation through time (as :func:`expressivity.kernels.cpu._backward_chunk`)."""
     V, G, H = dims[0], dims[1], dims[2]
     L = lens.shape[0]
@@ -370,7 +366,6 @@ def _backward(wt, lens, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, d
     one = states.dtype.type(1.0)
     zero = one - one
     dh, dc, dh1, dc1, dprev, dtmp = work[0], work[1], work[2], work[3], work[4], work[5]
-    dact = work[6:]
     for j in range(H):
         for l in range(L):
             dh[j, l] = dh_ext[lens[l], j, l]
@@ -383,9 +378,10 @@ def _backward(wt, lens, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, d
         dc1[:, :] = dc
         if update == _LSTM:
             tv, og = aux[t], gates[t, 2]
-            c, cand, ig, fg = states[t, H:], gates[t, ci], gates[t, 0], gates[t, 1]
+            st, cand, ig, fg = states[t], gates[t, ci], gates[t, 0], gates[t, 1]
             dcn = dprev  # scratch: the LSTM has no direct h -> h' path
             for j in range(H):
+                c = st[H + j]
                 for l in range(L):
                     dtv = rnd(rnd(dh[j, l] * og[j, l], prec)
                               * rnd(one - rnd(tv[j, l] * tv[j, l], prec), prec), prec)  # fmt: skip
@@ -393,7 +389,7 @@ def _backward(wt, lens, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, d
                 for l in range(L):
                     dact[2, j, l] = rnd(dh[j, l] * tv[j, l], prec)
                 for l in range(L):
-                    dact[1, j, l] = rnd(dcn[j, l] * c[j, l], prec)
+                    dact[1, j, l] = rnd(dcn[j, l] * c[l], prec)
                 for l in range(L):
                     dact[0, j, l] = rnd(dcn[j, l] * cand[j, l], prec)
                 for l in range(L):
@@ -402,7 +398,7 @@ def _backward(wt, lens, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, d
                     dc[j, l] = rnd(dcn[j, l] * fg[j, l], prec)
             dcn[:, :] = zero
         elif update == _INTERP or update == _KEEP:
-            z, cand, h = gates[t, zi], gates[t, ci], states[t, :H]
+            z, cand, h = gates[t, zi], gates[t, ci], states[t]
             dzg, dhh = dact[zi], dact[ci]
             for j in range(H):
                 if update == _INTERP:  # h' = (1 - z) h + z hh
@@ -439,7 +435,7 @@ def _backward(wt, lens, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, d
                     drh = daux[t]
                     drh[:, :] = zero
                     _matvec_t(wt, oU + g * H * H, dp, drh, H, H)
-                    dr, h, r = dact[ri], states[t, :H], gates[t, ri]
+                    dr, h, r = dact[ri], states[t], gates[t, ri]
                     for j in range(H):
                         for l in range(L):
                             drh[j, l] = rnd(drh[j, l], prec)
@@ -495,18 +491,15 @@ def _gradients(wt, sym, lens, Tc, dims, cfg, prec, states, aux, dz, dpre, daux, 
                 a = dpre[t, g, j]
                 bb = grad[ob + g * H + j]
                 for l in range(L):
-                    if t < lens[l]:
-                        bb[l] += a[l]
+                    bb[l] += a[l] if t < lens[l] else zero
                 for v in range(V):
                     x = grad[(v * G + g) * H + j]
                     for l in range(L):
-                        if t < lens[l] and st[l] == v:
-                            x[l] += a[l]
+                        x[l] += a[l] if (t < lens[l] and st[l] == v) else zero
         for j in range(H):
             a, x = daux[t, j], grad[od + j]
             for l in range(L):
-                if t < lens[l]:
-                    x[l] += a[l]
+                x[l] += a[l] if t < lens[l] else zero
         for g in range(G):
             after = cfg[_HDR + 5 * g + 3]
             if not (cfg[_HDR + 5 * g + 1] or after):
@@ -517,20 +510,17 @@ def _gradients(wt, sym, lens, Tc, dims, cfg, prec, states, aux, dz, dpre, daux, 
                 for k in range(H):
                     x, s = grad[oU + (g * H + j) * H + k], src[k]
                     for l in range(L):
-                        if t < lens[l]:
-                            x[l] += a[l] * s[l]
+                        x[l] += a[l] * s[l] if t < lens[l] else zero
     for t in range(Tc + 1):
         h = states[t]
         for o in range(O):
             a, x = dz[t, o], grad[obo + o]
             for l in range(L):
-                if t <= lens[l]:
-                    x[l] += a[l]
+                x[l] += a[l] if t <= lens[l] else zero
             for k in range(H):
                 x, s = grad[ow + o * H + k], h[k]
                 for l in range(L):
-                    if t <= lens[l]:
-                        x[l] += a[l] * s[l]
+                    x[l] += a[l] * s[l] if t <= lens[l] else zero
     for k in range(S):  # 0 + x, as a sum over one word
         x = grad[os0 + k]
         for l in range(L):
@@ -682,7 +672,8 @@ def _tile(p0, p1, dims, model, opt, data, result, cfg, prec):
     daux = np.zeros((T, H, L), dtype=dt)
     dstate0 = np.zeros((S, L), dtype=dt)
     pre = np.zeros((H, L), dtype=dt)
-    work = np.zeros((6 + G, H, L), dtype=dt)
+    work = np.zeros((6, H, L), dtype=dt)
+    dact = np.zeros((G, H, L), dtype=dt)
     grad = np.zeros((w.shape[0], L), dtype=dt)
     lsum = np.zeros(L)
     os0 = dims[0] * G * H + G * H * H + G * H + H + O * H + O
@@ -707,7 +698,7 @@ def _tile(p0, p1, dims, model, opt, data, result, cfg, prec):
         _forward(wt, sym, lens, Tc, dims, cfg, prec, states, gates, aux, pre)
         _head(wt, lens, real, Tc, dims, dims[6], prec, states, Y, dz, dh_ext, lsum)
         _backward(wt, lens, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, daux, dstate0,
-                  work)  # fmt: skip
+                  work, dact)  # fmt: skip
         _gradients(wt, sym, lens, Tc, dims, cfg, prec, states, aux, dz, dpre, daux, dstate0, grad)
         _update(p0, dims, cfg, prec, trainable, hyper, tstep, act, lsum, grad, wt, mt, m1, m2, k,
                 loss, status)  # fmt: skip
