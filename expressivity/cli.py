@@ -430,6 +430,15 @@ def _cmd_report(args) -> int:
 def _cmd_reproduce(args) -> int:
     from expressivity.experiments.reproduce import reproduce_weiss2018
 
+    if args.paper == "study":  # population training in this process; no dask
+        from expressivity.experiments.reproduce import reproduce_study
+
+        out = args.out or ("results/study-quick" if args.quick else "results/study")
+        _check_out_dir(Path(out))
+        report = reproduce_study(out, quick=args.quick, seeds=args.seeds, docs_dir=args.docs,
+                                 backend=args.backend)  # fmt: skip
+        print(Path(report).read_text())
+        return 0
     if not args.local:
         _check_scheduler(args.scheduler)
     if args.paper == "variants":
@@ -727,15 +736,17 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("reproduce", help="reproduce a paper's experiment (report and plots)",
                        description="Reproduce Weiss et al. (2018), or train every cell variant "
                        "on counting languages.")  # fmt: skip
-    r.add_argument("paper", choices=("weiss2018", "variants"),
-                   help="weiss2018, or variants (every cell counting or not)")  # fmt: skip
+    r.add_argument("paper", choices=("weiss2018", "variants", "study"),
+                   help="weiss2018, variants (every cell counting or not), or study (every "
+                   "cell tuned alike, 20 seeds, controls first; docs/study.md)")  # fmt: skip
     r.add_argument("--quick", action="store_true", help="about two minutes on 2 cores")
     r.add_argument("--out", help="default results/<paper>[-quick]")
     r.add_argument("--seeds", type=POS_INT, metavar="N",
                    help="seeds per cell, >= 1 (default 5, quick 2 / 1)")  # fmt: skip
     r.add_argument("--paper-lr", action="store_true", help="Adam lr 0.001 as in the paper")
     r.add_argument(
-        "--docs", metavar="FOLDER", help="variants: also write variants.md and plots here"
+        "--docs", metavar="FOLDER",
+        help="variants, study: also write variants.md / study.md and plots here",
     )
     _add_cluster(r)
     r.set_defaults(func=_cmd_reproduce)

@@ -36,6 +36,7 @@ from expressivity.experiments.spec import RunSpec
 __all__ = [
     "CELLS",
     "evaluate_references",
+    "reproduce_study",
     "reproduce_weiss2018",
     "weiss2018_specs",
 ]
@@ -228,3 +229,10 @@ def _notes(quick: bool, paper_lr: bool, summary: dict) -> list[str]:
         f"{summary['errors']} errors, {summary['seconds']:.0f} s wall."
     )
     return notes
+
+
+def reproduce_study(*args, **kwargs) -> Path:
+    """``expressivity reproduce study``: see :func:`expressivity.experiments.study.reproduce_study`."""
+    from expressivity.experiments.study import reproduce_study as run
+
+    return run(*args, **kwargs)

@@ -1,0 +1,954 @@
+"""``expressivity reproduce study``: which gated units count, with equal chances for every cell.
+
+The protocol is the same for every cell of the registry
+(:data:`expressivity.cells.CELLS`, ``gru-no-reset`` included):
+
+1. **Settings search.** For every cell and language, every learning rate of
+   :attr:`StudyConfig.lrs` and hidden size of :attr:`StudyConfig.hidden_sizes`
+   is trained on ``search_seeds`` seeds (seeds ``SEARCH_SEED0 + i``, never
+   used again) for the same epoch budget (so the same number of updates). The
+   setting with the highest mean accuracy on the *validation* set (the training
+   range with near misses or negatives) wins; ties go to the lower mean
+   validation loss. The far-range test never enters the choice.
+2. **Final runs** at the chosen setting on ``seeds`` fresh seeds. Each run is
+   trained until its validation accuracy first reaches 100% (the
+   *early-stopped* network), then continued for the rest of the budget (the
+   *fixed-budget* network, the best validation weights of the continuation).
+   Both are reported.
+3. **Controls first**: the fraction of seeds that learn each regular control
+   (every sampled word right up to twice the training length), per cell.
+4. **Counting languages**: dense frontiers (:func:`~expressivity.evaluate.search_frontier`,
+   each with how far it was checked), the fraction of seeds that generalize to
+   twice the training range with a Wilson 95% interval, and a Fisher exact test
+   of each cell against the LSTM; counting units and probes
+   (:func:`~expressivity.analysis.find_counters`).
+5. **The precision law** (a hand-built counter and trained LSTMs: where counting
+   breaks against the mantissa bits of each format) and the **saturated class**
+   of every cell (weights scaled by :attr:`StudyConfig.saturation_factor`, states
+   counted at a tolerance along ``a^n``) beside Merrill's prediction.
+6. **The literature**: the released Weiss et al. networks (when
+   ``$EXPRESSIVITY_REFERENCE_DIR`` holds them), Weiss et al.'s own set-up, and
+   Suzgun et al. (2019)'s published numbers (marked as not verified here).
+
+Runs are recorded in a results store (:class:`~expressivity.experiments.store.ResultsStore`),
+so an interrupted study resumes where it stopped.
+
+Examples
+--------
+>>> cfg = study_config(quick=True)
+>>> len(cfg.cells), cfg.seeds, cfg.hidden_sizes
+(13, 2, (10,))
+>>> [round(x, 3) for x in wilson_interval(0, 20)]
+[0.0, 0.161]
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from expressivity._progress import log_info
+from expressivity.experiments.spec import RunSpec
+from expressivity.experiments.variants import wilson_interval
+
+__all__ = [
+    "CONTROLS",
+    "COUNTING",
+    "PREDICTION",
+    "SEARCH_SEED0",
+    "SUZGUN2019",
+    "StudyConfig",
+    "count_break",
+    "fisher_p",
+    "format_integer_range",
+    "hand_built_counter",
+    "reproduce_study",
+    "run_study",
+    "study_config",
+    "wilson_interval",
+    "write_study_report",
+]
+
+#: first seed of the settings search (final runs use seeds 0, 1, ...)
+SEARCH_SEED0 = 10_000
+#: regular controls and counting languages, in report order
+CONTROLS = ("tomita-5", "parity")
+COUNTING = ("anbn", "anbncn", "dyck-1", "shuffle-2")
+
+#: Merrill (2019, 2020): the class of the saturated network (a prediction, not a measurement)
+PREDICTION = {
+    "lstm": "counter machine (Merrill 2019)",
+    "elman-relu": "counter-capable (ReLU is unbounded; no saturation argument)",
+    "elman-tanh": "finite-state (saturated Elman RNN, Merrill 2019)",
+}
+_FSM = "finite-state (saturated GRU: convex mix of bounded states, Merrill 2019)"
+
+#: Suzgun et al. (2019), a^n b^n c^n LSTM: published figures we could not check here
+SUZGUN2019 = {
+    "setting": "LSTM, hidden 3, training n in [1, 50], next-set outputs (sigmoid, threshold 0.5)",
+    "median_first_wrong_n": 139.5,
+    "trials": 10,
+    "range": (83, 244),
+    "early_stopped_median": 59.5,
+    "verified": False,
+}
+
+#: Weiss et al. (2018)'s set-up (known settings)
+WEISS_SETUP = dict(hidden_size=10, embedding_size=3, optimizer="adam", lr=0.001, batch_size=1)
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """Everything that sizes the study (see :func:`study_config`).
+
+    Attributes
+    ----------
+    cells : cells trained (default: every cell of the registry)
+    languages : language -> dict(protocol, train_max, epochs, batch_size, per_value,
+        embedding_size); the epoch budget is per language and equal for every cell
+    lrs, hidden_sizes : the settings search grid
+    search_seeds : seeds per setting in the search
+    seeds : seeds per cell and language at the chosen setting
+    frontier_limit : largest n a frontier search checks
+    precisions : formats of the precision law
+    count_limit : longest a^n along which the hand-built counter's break is looked for
+    saturation_factor, growth_n : the saturated class (weights x factor, states along a^growth_n)
+    weiss_cells, weiss_seeds, weiss_epochs, weiss_train_max : Weiss et al.'s set-up
+    quick : the CI-sized version
+    """
+
+    cells: tuple
+    languages: dict
+    lrs: tuple = (3e-4, 1e-3, 3e-3, 1e-2)
+    hidden_sizes: tuple = (10, 32)
+    search_seeds: int = 3
+    seeds: int = 20
+    frontier_limit: int = 10_000
+    precisions: tuple = ("e5m2", "e4m3", "e5m4", "e5m6", "bfloat16", "float16", "e8m12",
+                         "e8m16", "float32", "fixed8.8", "fixed16.16")  # fmt: skip
+    count_limit: int = 1 << 21
+    saturation_factor: float = 1000.0
+    growth_n: int = 2000
+    weiss_cells: tuple = ("lstm", "gru", "gru-no-reset")
+    weiss_seeds: int = 5
+    weiss_epochs: int = 1000
+    weiss_train_max: int = 99
+    quick: bool = False
+    eval_every: int = 5
+    extra: dict = field(default_factory=dict)
+
+
+def study_config(quick: bool = False, seeds: int | None = None) -> StudyConfig:
+    """The full study (``quick=False``) or its CI-sized version.
+
+    ``quick``: every cell and language, but 2 seeds, learning rates 3e-3 and
+    1e-2 on one search seed, hidden size 10, small ranges and budgets, frontiers
+    checked to 60.
+
+    Examples
+    --------
+    >>> study_config().lrs
+    (0.0003, 0.001, 0.003, 0.01)
+    >>> study_config(seeds=3).seeds
+    3
+    """
+    from expressivity.cells import CELLS as REGISTRY
+
+    def lang(protocol, tm, ep, bs, pv, emb):
+        return dict(protocol=protocol, train_max=tm, epochs=ep, batch_size=bs, per_value=pv,
+                    embedding_size=emb)  # fmt: skip
+
+    if quick:
+        languages = {
+            "tomita-5": lang("recognition", 6, 40, 4, 6, 0),
+            "parity": lang("recognition", 6, 40, 4, 6, 0),
+            "anbn": lang("weiss2018", 8, 60, 1, 1, 3),
+            "anbncn": lang("weiss2018", 6, 60, 1, 1, 3),
+            "dyck-1": lang("suzgun2019", 8, 8, 1, 3, 0),
+            "shuffle-2": lang("suzgun2019", 8, 8, 1, 3, 0),
+        }
+        cfg = StudyConfig(
+            cells=tuple(REGISTRY), languages=languages, lrs=(3e-3, 1e-2), hidden_sizes=(10,),
+            search_seeds=1, seeds=2, frontier_limit=60, precisions=("e5m2", "e4m3", "bfloat16",
+            "float16", "float32", "fixed8.8"), count_limit=1 << 13, growth_n=200,
+            weiss_cells=("lstm", "gru"), weiss_seeds=1, weiss_epochs=10, weiss_train_max=10,
+            quick=True,
+        )  # fmt: skip
+    else:
+        languages = {
+            "tomita-5": lang("recognition", 12, 150, 4, 8, 0),
+            "parity": lang("recognition", 12, 150, 4, 8, 0),
+            "anbn": lang("weiss2018", 50, 300, 1, 1, 3),
+            "anbncn": lang("weiss2018", 30, 300, 1, 1, 3),
+            "dyck-1": lang("suzgun2019", 30, 60, 1, 4, 0),
+            "shuffle-2": lang("suzgun2019", 30, 60, 1, 4, 0),
+        }
+        cfg = StudyConfig(cells=tuple(REGISTRY), languages=languages)
+    if seeds is not None:
+        if int(seeds) < 1:
+            raise ValueError(f"seeds must be >= 1, got {seeds}")
+        cfg = replace(cfg, seeds=int(seeds))
+    return cfg
+
+
+# ----------------------------------------------------------------------------- statistics
+def fisher_p(k1: int, n1: int, k2: int, n2: int) -> float:
+    """Two-sided Fisher exact test p-value of ``k1/n1`` against ``k2/n2`` (scipy).
+
+    Examples
+    --------
+    >>> round(fisher_p(10, 10, 0, 10), 6)
+    1.1e-05
+    """
+    from scipy.stats import fisher_exact
+
+    for k, n in ((k1, n1), (k2, n2)):
+        if not 0 <= k <= n:
+            raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
+    if n1 == 0 or n2 == 0:
+        return float("nan")
+    return float(fisher_exact([[k1, n1 - k1], [k2, n2 - k2]])[1])
+
+
+# ----------------------------------------------------------------------------- precision law
+def hand_built_counter(precision: str = "float32", k: float = 20.0):
+    """A one-unit LSTM whose cell adds 1 per ``a`` and subtracts 1 per ``b`` (gates open).
+
+    Along ``a^n`` its cell holds ``n`` exactly until the format cannot represent
+    ``n + 1`` (:func:`count_break`).
+
+    Examples
+    --------
+    >>> net = hand_built_counter("float16")
+    >>> float(net.states(["aaa"])[0][-1, 1])
+    3.0
+    """
+    import expressivity as ex
+
+    zi, zu = np.zeros((1, 2)), np.zeros((1, 1))
+    open_ = np.array([k])
+    p = {"W_i": zi, "U_i": zu, "b_i": open_, "W_f": zi, "U_f": zu, "b_f": open_,
+         "W_o": zi, "U_o": zu, "b_o": open_, "W_c": np.array([[k, -k]]), "U_c": zu,
+         "b_c": np.zeros(1), "h0": np.zeros(1), "c0": np.zeros(1),
+         "W_out": np.array([[-k]]), "b_out": np.array([k / 2])}  # fmt: skip
+    return ex.Network.from_params("lstm", "ab", p, head="accept", precision=precision)
+
+
+def count_break(net, limit: int, unit: int = 1) -> tuple[int, bool]:
+    """The first n at which state ``unit`` along ``a^n`` is no longer ``n`` (or ``limit``).
+
+    Returns ``(n, found)``: ``found`` False means it counted exactly up to ``limit``.
+
+    Examples
+    --------
+    >>> count_break(hand_built_counter("e5m2"), 100)
+    (9, True)
+    """
+    c = np.asarray(net.states(["a" * int(limit)])[0][:, unit], dtype=np.float64)
+    bad = np.flatnonzero(c != np.arange(c.size))
+    return (int(bad[0]), True) if bad.size else (int(limit), False)
+
+
+def format_integer_range(name: str) -> int:
+    """Largest N such that every integer 0..N is representable in the format.
+
+    ``2**(Y+1)`` for a float with Y mantissa bits (bounded by its largest value),
+    ``2**(I-1) - 1`` for fixed point ``fixedI.F``.
+
+    Examples
+    --------
+    >>> format_integer_range("float16"), format_integer_range("fixed8.8")
+    (2048, 127)
+    """
+    from expressivity.precision import parse_precision
+
+    p = parse_precision(name)
+    if name.startswith("fixed"):
+        ibits = int(name[5:].split(".")[0])
+        return 2 ** (ibits - 1) - 1
+    y = {"float64": 52, "float32": 23, "float16": 10, "bfloat16": 7}.get(name)
+    if y is None:
+        y = int(name.split("m")[1])
+    return int(min(2 ** (y + 1), p.max_value))
+
+
+def _mantissa_bits(name: str) -> float:
+    if name.startswith("fixed"):
+        return float(name[5:].split(".")[0]) - 1
+    return float(math.log2(format_integer_range(name)) - 1) if name != "float32" else 23.0
+
+
+# ----------------------------------------------------------------------------- one group
+def _spec(cfg: StudyConfig, cell: str, lang: str, lr: float, hidden: int, seed: int,
+          **over) -> RunSpec:  # fmt: skip
+    t = cfg.languages[lang]
+    d = dict(cell=cell, language=lang, protocol=t["protocol"], hidden_size=hidden,
+             embedding_size=t["embedding_size"], precision="float32", train_min=1,
+             train_max=t["train_max"], per_value=t["per_value"], eval_max=2 * t["train_max"],
+             optimizer="adam", lr=float(lr), batch_size=t["batch_size"], clip=5.0,
+             epochs=t["epochs"], target_accuracy=1.0, eval_every=cfg.eval_every, seed=seed)  # fmt: skip
+    d.update(over)
+    return RunSpec(**d)
+
+
+def _prepare(spec: RunSpec):
+    import expressivity as ex
+    from expressivity.languages import get_language
+    from expressivity.protocols import get_protocol
+
+    r_init, r_data, r_train, r_eval = (np.random.default_rng(s)
+                                       for s in np.random.SeedSequence(spec.seed).spawn(4))  # fmt: skip
+    lang = get_language(spec.language)
+    proto = get_protocol(spec.protocol)
+    data = proto.training_data(lang, r_data, spec.train_min, spec.train_max, spec.per_value)
+    val = proto.validation_data(lang, r_data, spec.train_min, spec.train_max, spec.per_value)
+    net = ex.Network.create(spec.cell, lang.alphabet, spec.hidden_size, head=proto.head,
+                            precision=spec.precision, rng=r_init,
+                            embedding_size=spec.embedding_size or None,
+                            threshold=proto.threshold)  # fmt: skip
+    return dict(spec=spec, lang=lang, data=data, val=val, net=net, r_train=r_train, r_eval=r_eval)
+
+
+def _val_score(res, val) -> tuple[float, float]:
+    from expressivity.training import dataset_accuracy
+
+    acc = float(dataset_accuracy(res.net, val)) if val is not None else float("nan")
+    rec = next((r for r in res.history if r["epoch"] == res.best_epoch), {})
+    return acc, float(rec.get("val_loss", float("nan")))
+
+
+def _evaluate(net, run: dict, cfg: StudyConfig) -> dict:
+    """Frontier (counting languages, dense search) or generalization by length (controls)."""
+    from expressivity.evaluate import evaluate_by_length, search_frontier
+
+    spec, lang = run["spec"], run["lang"]
+    tm = spec.train_max
+    if spec.language in COUNTING or spec.language == "anbn":
+        f = search_frontier(net, lang, limit=max(cfg.frontier_limit, 2 * tm))
+        return {"frontier": f.to_json(), "generalized": bool(f.value >= 2 * tm)}
+    rng = np.random.default_rng(run["r_eval"].integers(2**63))
+    ev = evaluate_by_length(net, lang, rng, range(1, 2 * tm + 1), per_length=10, train_max=tm)
+    m = ev.metrics
+    return {"frontier": {"value": int(m["frontier"]), "checked_to": int(m["frontier_checked_to"]),
+                         "first_failure": m["frontier_first_failure"], "reason": "sampled"},
+            "generalized": m["frontier_first_failure"] is None,
+            "accuracy": float(m["accuracy"])}  # fmt: skip
+
+
+def train_group(specs: list[RunSpec], cfg: StudyConfig, out: Path | None, evaluate: bool,
+                backend: str = "cpu", weiss: bool = False) -> list[dict]:  # fmt: skip
+    """Train runs of one shape as a population: early-stopped, then continued to the budget.
+
+    Returns one result dict per spec (``status``, ``metrics`` with ``early`` and
+    ``fixed`` sub-dicts: validation accuracy and loss, epochs, and with
+    ``evaluate`` the frontier; ``model_path`` of the fixed-budget network).
+    ``weiss``: Weiss et al.'s stopping rule (every training positive accepted,
+    no validation set); there is no continuation then.
+    """
+    from expressivity.training import TrainConfig, TrainingDiverged, dataset_accuracy
+    from expressivity.training.population import train_population
+
+    t0 = time.perf_counter()
+    runs = [_prepare(s) for s in specs]
+
+    def tc(s: RunSpec, epochs: int, target) -> TrainConfig:
+        return TrainConfig(optimizer=s.optimizer, lr=s.lr, batch_size=s.batch_size,
+                           epochs=epochs, clip=s.clip or None, target_accuracy=target,
+                           eval_every=s.eval_every)  # fmt: skip
+
+    vals = [None if weiss else r["val"] for r in runs]
+    first = train_population([r["net"] for r in runs], [r["data"] for r in runs],
+                             [r["r_train"] for r in runs],
+                             [tc(s, s.epochs, None if weiss else 1.0) for s in specs],
+                             vals, backend=backend)  # fmt: skip
+    results: list[dict] = [{} for _ in specs]
+    cont = []
+    for i, (run, res) in enumerate(zip(runs, first)):
+        if isinstance(res, TrainingDiverged):
+            results[i] = {"status": "diverged", "error": str(res), "metrics": {}}
+            continue
+        acc, loss = _val_score(res, run["val"])
+        results[i] = {"status": "done", "metrics": {"early": dict(
+            val_accuracy=acc, val_loss=loss, epochs=res.epochs_run, updates=res.updates,
+            stopped=res.stopped)}, "_early": res.net}  # fmt: skip
+        if weiss:  # at least the budget, then on until every training positive is accepted
+            if dataset_accuracy(res.net, run["data"]) < 1.0:
+                cont.append(i)
+        elif res.epochs_run < specs[i].epochs:
+            cont.append(i)
+    if cont:
+        second = train_population([results[i]["_early"] for i in cont],
+                                  [runs[i]["data"] for i in cont],
+                                  [runs[i]["r_train"] for i in cont],
+                                  [tc(specs[i], specs[i].epochs, 1.0) if weiss else
+                                   tc(specs[i], specs[i].epochs - first[i].epochs_run, None)
+                                   for i in cont], [vals[i] for i in cont],
+                                  backend=backend)  # fmt: skip
+        for i, res in zip(cont, second):
+            if isinstance(res, TrainingDiverged):  # keep the early network as the fixed one
+                results[i]["_fixed"] = results[i]["_early"]
+                results[i]["metrics"]["fixed"] = dict(results[i]["metrics"]["early"],
+                                                      note="continuation diverged")  # fmt: skip
+                continue
+            acc, loss = _val_score(res, runs[i]["val"])
+            results[i]["_fixed"] = res.net
+            results[i]["metrics"]["fixed"] = dict(val_accuracy=acc, val_loss=loss,
+                                                  epochs=first[i].epochs_run + res.epochs_run,
+                                                  updates=first[i].updates + res.updates)  # fmt: skip
+    for i, r in enumerate(results):
+        if r["status"] != "done":
+            continue
+        if "_fixed" not in r:  # the budget ran out before 100%: both are the same network
+            r["_fixed"] = r["_early"]
+            r["metrics"]["fixed"] = dict(r["metrics"]["early"])
+        if evaluate:
+            for which in ("early", "fixed"):
+                r["metrics"][which].update(_evaluate(r["_" + which], runs[i], cfg))
+        if out is not None:
+            h = specs[i].spec_hash
+            for which in ("early", "fixed"):
+                path = out / "models" / f"{h}-{which}.npz"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                r["_" + which].save(path, training=dict(specs[i].to_dict(), which=which))
+            r["model_path"] = str(out / "models" / f"{h}-fixed.npz")
+    secs = time.perf_counter() - t0
+    for r in results:
+        r.pop("_early", None)
+        net = r.pop("_fixed", None)
+        r["net"] = net
+        r["total_seconds"] = secs / len(results)
+    return results
+
+
+def _run_groups(specs: list[RunSpec], cfg, out, store, sweep, evaluate, backend, progress,
+                weiss=False) -> dict[str, dict]:  # fmt: skip
+    """Run the specs not yet in the store (grouped by shape); every spec's row by hash."""
+    done = store.finished_hashes() if store is not None else set()
+    groups: dict[tuple, list[RunSpec]] = defaultdict(list)
+    for s in specs:
+        if s.spec_hash not in done:
+            key = (s.cell, s.language, s.hidden_size, s.protocol, s.batch_size, s.optimizer)
+            groups[key].append(s)
+    rows: dict[str, dict] = {}
+    for key, group in groups.items():
+        for s, res in zip(group, train_group(group, cfg, out, evaluate, backend, weiss)):
+            res.pop("net", None)
+            if store is not None:
+                store.record(s, res, sweep=sweep)
+            rows[s.spec_hash] = dict(res, spec=s.to_dict())
+        if progress:
+            progress(f"{sweep}: trained {key[0]} on {key[1]} (hidden {key[2]}, {len(group)} runs)")
+    if store is not None:
+        for r in store.rows(sweep=sweep):
+            rows.setdefault(r["spec_hash"], r)
+    return {s.spec_hash: rows[s.spec_hash] for s in specs if s.spec_hash in rows}
+
+
+# ----------------------------------------------------------------------------- the study
+def _choose(cfg: StudyConfig, rows: dict, cell: str, lang: str) -> dict:
+    """The setting with the best mean validation accuracy, then loss; with the whole search."""
+    table = []
+    for lr in cfg.lrs:
+        for hs in cfg.hidden_sizes:
+            hs_ = [_spec(cfg, cell, lang, lr, hs, SEARCH_SEED0 + i).spec_hash
+                   for i in range(cfg.search_seeds)]  # fmt: skip
+            rs = [rows.get(h) for h in hs_]
+            accs = [r["metrics"]["fixed"]["val_accuracy"] for r in rs
+                    if r and r.get("status") == "done"]  # fmt: skip
+            losses = [r["metrics"]["fixed"]["val_loss"] for r in rs
+                      if r and r.get("status") == "done"]  # fmt: skip
+            acc = float(np.mean(accs)) if accs else 0.0
+            loss = float(np.nanmean(losses)) if losses and np.isfinite(losses).any() else np.inf
+            table.append(dict(lr=lr, hidden=hs, val_accuracy=acc, val_loss=loss,
+                              diverged=len(rs) - len(accs)))  # fmt: skip
+    best = max(table, key=lambda t: (t["val_accuracy"], -t["val_loss"]))
+    return dict(best, search=table)
+
+
+def run_study(cfg: StudyConfig, out_dir: str | Path, backend: str = "cpu",
+              progress: Callable[[str], None] | None = log_info,
+              reference_dir: str | Path | None = None) -> dict:  # fmt: skip
+    """Run (or resume) the whole study; returns the data of the report (JSON-able).
+
+    Examples
+    --------
+    >>> data = run_study(study_config(quick=True), "results/study-quick")   # doctest: +SKIP
+    """
+    from expressivity.experiments.store import ResultsStore
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    data: dict = {"config": _config_json(cfg)}
+    with ResultsStore(out / "results.sqlite") as store:
+        search_specs = [_spec(cfg, c, lang, lr, hs, SEARCH_SEED0 + i)
+                        for lang in cfg.languages for c in cfg.cells for lr in cfg.lrs
+                        for hs in cfg.hidden_sizes for i in range(cfg.search_seeds)]  # fmt: skip
+        srows = _run_groups(search_specs, cfg, out, store, "study-search", False, backend,
+                            progress)  # fmt: skip
+        chosen = {f"{c}|{lang}": _choose(cfg, srows, c, lang)
+                  for lang in cfg.languages for c in cfg.cells}  # fmt: skip
+        final_specs = []
+        for key, ch in chosen.items():
+            c, lang = key.split("|")
+            final_specs += [_spec(cfg, c, lang, ch["lr"], ch["hidden"], s)
+                            for s in range(cfg.seeds)]  # fmt: skip
+        frows = _run_groups(final_specs, cfg, out, store, "study-final", True, backend, progress)
+        wt = cfg.weiss_train_max
+        weiss_specs = [RunSpec(cell=c, language="anbn", protocol="weiss2018", train_min=1,
+                               train_max=wt, eval_max=2 * wt, epochs=cfg.weiss_epochs, clip=5.0,
+                               target_accuracy=1.0, eval_every=1, seed=s, **WEISS_SETUP)
+                       for c in cfg.weiss_cells for s in range(cfg.weiss_seeds)]  # fmt: skip
+        wrows = _run_groups(weiss_specs, cfg, out, store, "study-weiss", True, backend, progress,
+                            weiss=True)  # fmt: skip
+    data["chosen"] = chosen
+    data["final"] = list(frows.values())
+    data["weiss"] = list(wrows.values())
+    if progress:
+        progress("analysing: counters, precision law, saturation, released networks")
+    data["analysis"] = _analyse(cfg, data["final"], out)
+    data["precision_law"] = _precision_law(cfg, data["final"])
+    data["references"], data["references_skipped"] = _references(cfg, reference_dir)
+    data["wall_seconds"] = time.perf_counter() - t0
+    (out / "study.json").write_text(json.dumps(data, default=_jsonable))
+    return data
+
+
+def _jsonable(x):
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating,)):
+        return float(x)
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    return str(x)
+
+
+def _config_json(cfg: StudyConfig) -> dict:
+    from dataclasses import asdict
+
+    return asdict(cfg)
+
+
+def _load(row: dict, which: str = "fixed"):
+    import expressivity as ex
+
+    path = row.get("model_path")
+    if not path:
+        return None
+    if which != "fixed":
+        path = path.replace("-fixed.npz", f"-{which}.npz")
+    return ex.Network.load(path)
+
+
+def _analyse(cfg: StudyConfig, rows: list[dict], out: Path) -> dict:
+    """Counting units (counter languages) and the saturated class (along a^n of anbn), cached."""
+    from expressivity.analysis import find_counters, growth_along
+    from expressivity.analysis.saturation import saturate
+    from expressivity.languages import get_language
+
+    cache_path = out / "analysis.json"
+    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    for r in rows:
+        h = r["spec_hash"] if "spec_hash" in r else RunSpec(**r["spec"]).spec_hash
+        spec = r["spec"]
+        if h in cache or r.get("status") != "done" or spec["language"] not in COUNTING:
+            continue
+        net = _load(r)
+        lang = get_language(spec["language"])
+        tm = int(spec["train_max"])
+        a: dict = {}
+        try:
+            rep = find_counters(net, lang, n_train=tm, n_max=10 * tm)
+            a["units"] = [f"{u.name} ({u.counter_name})" for u in rep.counters]
+            a["probes"] = [p.counter_name for p in rep.counting_probes]
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError) as err:
+            a["units"], a["probes"], a["error"] = [], [], str(err)
+        if spec["language"] == "anbn":
+            sat = saturate(net, cfg.saturation_factor)
+            g = growth_along(sat, lang.alphabet[0], cfg.growth_n)
+            a["saturated_counts"] = bool(g.keeps_growing() and g.n_states[-1] > cfg.growth_n // 4)
+            a["saturated_states"] = int(g.n_states[-1])
+        cache[h] = a
+    cache_path.write_text(json.dumps(cache))
+    return cache
+
+
+def _precision_law(cfg: StudyConfig, rows: list[dict]) -> dict:
+    """Hand-built counter's break along a^n, and trained LSTMs' frontiers, per format."""
+    from expressivity.evaluate import search_frontier
+    from expressivity.languages import get_language
+
+    hand = []
+    for p in cfg.precisions:
+        n, found = count_break(hand_built_counter(p), min(cfg.count_limit,
+                               4 * format_integer_range(p) + 8))  # fmt: skip
+        hand.append(dict(precision=p, integer_range=format_integer_range(p),
+                         bits=_mantissa_bits(p), count_break=n, found=found))  # fmt: skip
+    lang = get_language("anbn")
+    trained = []
+    lstms = [r for r in rows if r.get("status") == "done" and r["spec"]["cell"] == "lstm"
+             and r["spec"]["language"] == "anbn"
+             and r["metrics"]["fixed"].get("generalized")]  # fmt: skip
+    for r in lstms[:5]:
+        net = _load(r)
+        per = {}
+        for p in cfg.precisions:
+            f = search_frontier(net.with_precision(p), lang, limit=cfg.frontier_limit)
+            per[p] = dict(value=f.value, checked_to=f.checked_to, exact=f.exact,
+                          explains=f.precision_explains)  # fmt: skip
+        trained.append(dict(seed=r["spec"]["seed"], frontiers=per))
+    return {"hand": hand, "trained": trained}
+
+
+def _references(cfg: StudyConfig, reference_dir) -> tuple[list[dict], str | None]:
+    """The released Weiss et al. networks, evaluated with the study's instruments."""
+    from expressivity.analysis import find_counters
+    from expressivity.evaluate import search_frontier
+    from expressivity.interop import (
+        WEISS2018_ALPHABETS,
+        find_reference,
+        find_weiss2018,
+        load_weiss2018,  # fmt: skip
+    )
+    from expressivity.languages import get_language
+
+    try:
+        directory = find_reference("weiss2018", reference_dir)
+    except FileNotFoundError as err:
+        return [], str(err)
+    rows = []
+    for lang_name, tm in (("anbn", 99), ("anbncn", 49)):
+        for cell in ("lstm", "gru"):
+            try:
+                path = find_weiss2018(lang_name, cell, directory.parent)
+            except FileNotFoundError:
+                continue
+            net = load_weiss2018(path, alphabet=WEISS2018_ALPHABETS[lang_name])
+            lang = get_language(lang_name)
+            f = search_frontier(net, lang, limit=cfg.frontier_limit)
+            fa = search_frontier(net, lang, limit=max(cfg.frontier_limit, 10 * f.checked_to),
+                                 criterion="accepted")  # fmt: skip
+            rep = find_counters(net, lang, n_train=tm, n_max=10 * tm)
+            rows.append(dict(cell=cell, language=lang_name, frontier=f.to_json(),
+                             accept_frontier=fa.to_json(),
+                             near_miss=f.failed_on if f.reason == "near miss accepted" else "",
+                             units=[f"{u.name} ({u.counter_name})" for u in rep.counters]))  # fmt: skip
+    return rows, None
+
+
+# ----------------------------------------------------------------------------- the report
+def _frac(k: int, n: int) -> str:
+    lo, hi = wilson_interval(k, n) if n else (0.0, 1.0)
+    return f"{k}/{n} [{lo:.2f}, {hi:.2f}]"
+
+
+def _fr(f: dict) -> str:
+    if f.get("first_failure") is None:
+        return f">= {f['value']} (checked to {f['checked_to']})"
+    return f"{f['value']} (checked to {f['checked_to']})"
+
+
+def _by_cell_lang(rows: list[dict]) -> dict:
+    out: dict = defaultdict(list)
+    for r in rows:
+        out[(r["spec"]["cell"], r["spec"]["language"])].append(r)
+    return out
+
+
+def _machine() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        else:
+            model = platform.processor() or "unknown CPU"
+    except OSError:
+        model = platform.processor() or "unknown CPU"
+    import os
+
+    return f"{model}, {os.cpu_count()} logical cores, {platform.system()}"
+
+
+def write_study_report(data: dict, directory: str | Path, command: str = "") -> Path:
+    """Write ``study.md`` and its plots (``study-*.png``) into ``directory``.
+
+    Examples
+    --------
+    >>> write_study_report(data, "docs", "expressivity reproduce study")   # doctest: +SKIP
+    """
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    cfg = data["config"]
+    cells, langs = list(cfg["cells"]), list(cfg["languages"])
+    groups = _by_cell_lang(data["final"])
+    L: list[str] = ["# Which gated units count? The study", ""]
+    if cfg["quick"]:
+        L += ["> Generated by `expressivity reproduce study --quick` (2 seeds, tiny budgets): a "
+              "smoke test of the pipeline, **not evidence**. The full run (20 seeds per cell and "
+              "language, the full settings search) is pending.", ""]  # fmt: skip
+    L += [f"- Command: `{command or 'expressivity reproduce study'}`",
+          f"- Wall time: {data['wall_seconds']:.0f} s on {data.get('machine', _machine())}",
+          f"- Seeds: {cfg['seeds']} per cell × language at the chosen setting (seeds 0..."
+          f"{cfg['seeds'] - 1}); the search used {cfg['search_seeds']} other seed(s) per "
+          f"setting (from {SEARCH_SEED0}).",
+          f"- Cells: {', '.join(cells)} (every cell of the registry).",
+          "- Intervals: Wilson score 95%; tests: two-sided Fisher exact test of each cell "
+          "against the LSTM (scipy.stats.fisher_exact).", ""]  # fmt: skip
+    # --- settings
+    L += ["## Settings search", "",
+          f"Grid: learning rates {', '.join(f'{x:g}' for x in cfg['lrs'])} × hidden sizes "
+          f"{', '.join(str(x) for x in cfg['hidden_sizes'])}; Adam, gradients clipped to norm 5, "
+          "float32, the same epoch budget (so the same number of updates) for every cell of a "
+          "language. Chosen per cell and language: the highest mean validation accuracy "
+          "(training range with near misses or negatives; never the far-range test), ties to "
+          "the lower mean validation loss.", "",
+          "| language | protocol | train range | epochs | batch |", "|---|---|---|---|---|"]  # fmt: skip
+    for lang, t in cfg["languages"].items():
+        L.append(f"| {lang} | {t['protocol']} | 1..{t['train_max']} | {t['epochs']} | "
+                 f"{t['batch_size']} |")  # fmt: skip
+    L += ["", "| language | cell | chosen lr | hidden | val. accuracy (mean) | why |",
+          "|---|---|---|---|---|---|"]  # fmt: skip
+    for lang in langs:
+        for c in cells:
+            ch = data["chosen"][f"{c}|{lang}"]
+            others = sorted(ch["search"], key=lambda t: -t["val_accuracy"])
+            why = "; ".join(f"{t['lr']:g}/{t['hidden']}: {t['val_accuracy']:.3f}"
+                            for t in others)  # fmt: skip
+            L.append(f"| {lang} | {c} | {ch['lr']:g} | {ch['hidden']} | "
+                     f"{ch['val_accuracy']:.3f} | {why} |")  # fmt: skip
+    # --- controls first
+    L += ["", "## Controls first: regular languages learned", "",
+          "Fraction of seeds that learn each regular control (every sampled word of every "
+          "length right up to twice the training length), fixed budget / early-stopped.", "",
+          "| cell | " + " | ".join(f"{x} (fixed) | {x} (early)" for x in CONTROLS) + " | verdict |",
+          "|---|" + "---|---|" * len(CONTROLS) + "---|"]  # fmt: skip
+    short = []
+    for c in cells:
+        cols, ok = [], True
+        for lang in CONTROLS:
+            rs = groups.get((c, lang), [])
+            n = len(rs)
+            for which in ("fixed", "early"):
+                k = sum(bool(r["metrics"].get(which, {}).get("generalized")) for r in rs)
+                cols.append(_frac(k, n))
+                if which == "fixed" and 2 * k <= n:
+                    ok = False
+        verdict = "learns the controls" if ok else "**budget too small** (controls not learned)"
+        if not ok:
+            short.append(c)
+        L.append(f"| {c} | " + " | ".join(cols) + f" | {verdict} |")
+    if short:
+        L += ["", f"Cells that do not learn the controls in most seeds ({', '.join(short)}): "
+              "at this budget their counting results below say nothing about what the cell "
+              "can represent; the budget is too small for them."]  # fmt: skip
+    # --- counting
+    L += ["", "## Counting languages", "",
+          "Generalized: the frontier (every n from 1 right: member accepted, near misses "
+          "rejected, next sets right) reaches twice the training range. Frontiers are medians "
+          "over seeds, each searched densely until its first failure or the limit "
+          f"({cfg['frontier_limit']}); `>=` marks a lower bound. p: Fisher exact test of the "
+          "cell's fixed-budget generalization against the LSTM's.", "",
+          "| language | cell | generalized (fixed) | generalized (early) | median frontier "
+          "(fixed) | median frontier (early) | p vs LSTM | counting unit | counting probe | "
+          "diverged |", "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    an = data.get("analysis", {})
+    for lang in [x for x in langs if x in COUNTING]:
+        lrs = groups.get(("lstm", lang), [])
+        kl = sum(bool(r["metrics"].get("fixed", {}).get("generalized")) for r in lrs)
+        for c in cells:
+            rs = groups.get((c, lang), [])
+            done = [r for r in rs if r.get("status") == "done"]
+            n = len(rs)
+            ks = {w: sum(bool(r["metrics"][w].get("generalized")) for r in done)
+                  for w in ("fixed", "early")}  # fmt: skip
+            meds = {}
+            for w in ("fixed", "early"):
+                fs = sorted((r["metrics"][w]["frontier"] for r in done), key=lambda f: f["value"])
+                meds[w] = _fr(fs[(len(fs) - 1) // 2]) if fs else "–"
+            p = fisher_p(ks["fixed"], n, kl, len(lrs)) if c != "lstm" and n and lrs else None
+            ans = [an.get(RunSpec(**r["spec"]).spec_hash, {}) for r in done]
+            ku = sum(bool(a.get("units")) for a in ans)
+            kp = sum(bool(a.get("probes")) for a in ans)
+            L.append(f"| {lang} | {c} | {_frac(ks['fixed'], n)} | {_frac(ks['early'], n)} | "
+                     f"{meds['fixed']} | {meds['early']} | "
+                     f"{'–' if p is None else f'{p:.3g}'} | {_frac(ku, n)} | {_frac(kp, n)} | "
+                     f"{n - len(done)} |")  # fmt: skip
+    # --- saturation
+    L += ["", "## The saturated class of every cell", "",
+          f"Each fixed-budget a^n b^n network with its weights scaled by "
+          f"{cfg['saturation_factor']:g} (gates become steps); *counts* when its states "
+          f"(cells of side 1e-3) keep growing along a^{cfg['growth_n']} (growth rate of the "
+          "second half at least half the first's, and more than n/4 states). The prediction "
+          "(Merrill 2019, 2020) is a theoretical claim about the saturated cell, **not measured "
+          "here**; the measurement is about the networks trained here.", "",
+          "| cell | saturated networks that count | prediction |", "|---|---|---|"]  # fmt: skip
+    for c in cells:
+        rs = [r for r in groups.get((c, "anbn"), []) if r.get("status") == "done"]
+        ans = [an.get(RunSpec(**r["spec"]).spec_hash, {}) for r in rs]
+        k = sum(bool(a.get("saturated_counts")) for a in ans)
+        L.append(f"| {c} | {_frac(k, len(ans))} | {PREDICTION.get(c, _FSM)} (prediction) |")
+    # --- precision law
+    pl = data["precision_law"]
+    L += ["", "## The precision law", "",
+          "Hand-built counter (one LSTM cell adding 1 per a, gates open): the first n at which "
+          "its cell along a^n is no longer n, against the format's integer range (every integer "
+          "0..N representable: 2^(Y+1) for Y mantissa bits, 2^(I-1) - 1 for fixed I.F).", "",
+          "| format | integer range | count breaks at n |", "|---|---|---|"]  # fmt: skip
+    for h in pl["hand"]:
+        brk = str(h["count_break"]) if h["found"] else f">= {h['count_break']} (not reached)"
+        L.append(f"| {h['precision']} | {h['integer_range']} | {brk} |")
+    if pl["trained"]:
+        L += ["", "Trained LSTMs (a^n b^n, fixed budget, generalized): frontier per format "
+              f"(checked to {cfg['frontier_limit']}).", "",
+              "| seed | " + " | ".join(cfg["precisions"]) + " |",
+              "|---|" + "---|" * len(cfg["precisions"])]  # fmt: skip
+        for t in pl["trained"]:
+            L.append(f"| {t['seed']} | " + " | ".join(
+                f"{'' if v['exact'] else '>= '}{v['value']}" for v in t["frontiers"].values())
+                + " |")  # fmt: skip
+    else:
+        L += ["", "No trained LSTM generalized on a^n b^n, so no trained counter enters the law."]
+    _plot_precision(pl, d / "study-precision.png")
+    _plot_generalization(data, d / "study-generalization.png")
+    L += ["", "![precision law](study-precision.png)",
+          "![generalization](study-generalization.png)"]  # fmt: skip
+    # --- literature
+    L += ["", "## The literature beside ours", "", "### Released networks (Weiss et al. 2018)", ""]
+    if data.get("references_skipped"):
+        L += [f"Skipped: {data['references_skipped']}"]
+    else:
+        L += ["| network | frontier | first near miss accepted | accepted up to | counting "
+              "units |", "|---|---|---|---|---|"]  # fmt: skip
+        for r in data["references"]:
+            L.append(f"| {r['language']} {r['cell']} | {_fr(r['frontier'])} | "
+                     f"{r['near_miss'] or '–'} | {_fr(r['accept_frontier'])} | "
+                     f"{', '.join(r['units']) or '–'} |")  # fmt: skip
+    wt = cfg["weiss_train_max"]
+    L += ["", "### Weiss et al.'s set-up", "",
+          f"Hidden 10, embedding 3, Adam 0.001, one word per update, positives only, "
+          f"threshold 0.005, a^n b^n with n = 1..{wt}, up to {cfg['weiss_epochs']} epochs, "
+          "stopped when every training positive is accepted"
+          + (" (the paper trained at least 1000 epochs; this quick run far fewer)"
+             if cfg["weiss_epochs"] < 1000 else "") + ".", "",
+          "| cell | generalized | median frontier | epochs run (median) |", "|---|---|---|---|"]  # fmt: skip
+    for c, rs in sorted(_by_cell_lang(data["weiss"]).items()):
+        done = [r for r in rs if r.get("status") == "done"]
+        k = sum(bool(r["metrics"]["fixed"].get("generalized")) for r in done)
+        fs = sorted((r["metrics"]["fixed"]["frontier"] for r in done), key=lambda f: f["value"])
+        ep = np.median([r["metrics"]["fixed"]["epochs"] for r in done]) if done else float("nan")
+        L.append(f"| {c[0]} | {_frac(k, len(rs))} | {_fr(fs[(len(fs) - 1) // 2]) if fs else '–'}"
+                 f" | {ep:.0f} |")  # fmt: skip
+    s = SUZGUN2019
+    L += ["", "### Suzgun et al. (2019), a^n b^n c^n", "",
+          f"{s['setting']}: first wrong n median {s['median_first_wrong_n']} over {s['trials']} "
+          f"trials, range {s['range'][0]}–{s['range'][1]} (median {s['early_stopped_median']} "
+          "when early-stopped at the first 100%). **Not verified from a primary source** here: "
+          "taken from the authors' released result files as quoted in the issue, not re-derived.",
+          ""]  # fmt: skip
+    # --- limitations
+    L += ["## Limitations", "",
+          "- The fixed-budget network continues the early-stopped one with a fresh Adam state "
+          "(the optimizer's moments restart at the first 100%); its weights are the best on "
+          "validation over the continuation.",
+          "- The saturated class is measured along a^n only (the symbol that opens the count) "
+          "on networks trained on a^n b^n; a saturated network may count along another symbol.",
+          "- Regular controls are judged on sampled words (10 per length and label kind) up to "
+          "twice the training length; their frontier is a lower bound.",
+          "- The precision law for trained networks re-rounds float32-trained weights to each "
+          "format; networks trained in the format itself may do better.",
+          f"- Frontiers are checked to {cfg['frontier_limit']} at most; a value marked `>=` "
+          "did not fail there.", ""]  # fmt: skip
+    path = d / "study.md"
+    path.write_text("\n".join(L) + "\n")
+    return path
+
+
+def _plot_precision(pl: dict, path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.0, 4.0))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    xs = [h["integer_range"] for h in pl["hand"]]
+    ys = [h["count_break"] for h in pl["hand"]]
+    ax.plot(xs, xs, "k:", lw=1, label="n = integer range")
+    ax.scatter(xs, ys, marker="o", label="hand-built counter: count breaks")
+    for h in pl["hand"]:
+        ax.annotate(h["precision"], (h["integer_range"], h["count_break"]), fontsize=7)
+    for t in pl["trained"]:
+        ax.scatter([h["integer_range"] for h in pl["hand"]],
+                   [max(1, t["frontiers"][h["precision"]]["value"]) for h in pl["hand"]],
+                   marker="x", color="C1", s=20)  # fmt: skip
+    if pl["trained"]:
+        ax.scatter([], [], marker="x", color="C1", label="trained LSTMs: frontier")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("format's integer range")
+    ax.set_ylabel("n")
+    ax.legend(fontsize=7)
+    ax.set_title("Where counting breaks vs the number format", fontsize=9)
+    fig.savefig(str(path), bbox_inches="tight", dpi=90)
+
+
+def _plot_generalization(data: dict, path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    cfg = data["config"]
+    cells, langs = list(cfg["cells"]), list(cfg["languages"])
+    groups = _by_cell_lang(data["final"])
+    mat = np.full((len(cells), len(langs)), np.nan)
+    for i, c in enumerate(cells):
+        for j, lang in enumerate(langs):
+            rs = groups.get((c, lang), [])
+            if rs:
+                mat[i, j] = np.mean([bool(r["metrics"].get("fixed", {}).get("generalized"))
+                                     for r in rs])  # fmt: skip
+    fig = Figure(figsize=(1.2 * len(langs) + 2.5, 0.35 * len(cells) + 1.5))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    im = ax.imshow(mat, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(len(langs)))
+    ax.set_xticklabels(langs, fontsize=8)
+    ax.set_yticks(range(len(cells)))
+    ax.set_yticklabels(cells, fontsize=8)
+    ax.set_title("fraction of seeds generalizing to 2x training (fixed budget)", fontsize=9)
+    fig.colorbar(im, ax=ax)
+    fig.savefig(str(path), bbox_inches="tight", dpi=90)
+
+
+def reproduce_study(out_dir: str | Path = "results/study", quick: bool = False,
+                    seeds: int | None = None, docs_dir: str | Path | None = None,
+                    backend: str = "cpu", progress: Callable[[str], None] | None = log_info,
+                    reference_dir: str | Path | None = None,
+                    config: StudyConfig | None = None) -> Path:  # fmt: skip
+    """Run (or resume) the study and write ``study.md`` (also into ``docs_dir`` when given).
+
+    Returns the path of ``out_dir/study.md``.
+
+    Examples
+    --------
+    >>> reproduce_study("results/study-quick", quick=True)   # doctest: +SKIP
+    """
+    cfg = config or study_config(quick, seeds)
+    data = run_study(cfg, out_dir, backend, progress, reference_dir)
+    data["machine"] = _machine()
+    cmd = "expressivity reproduce study" + (" --quick" if quick else "") + (
+        f" --seeds {seeds}" if seeds is not None else "")
+    report = write_study_report(data, out_dir, cmd)
+    if docs_dir is not None:
+        write_study_report(data, docs_dir, cmd)
+    if progress:
+        progress(f"report: {report}")
+    return report
