@@ -533,6 +533,8 @@ def parse_precision(spec: str | Precision) -> Precision:
         return _native("float64", np.float64)
     if key == "float32":
         return _native("float32", np.float32)
+    if len(key) > 20:
+        raise _bad(spec[:40] + ("..." if len(spec) > 40 else ""), "too long")
     m = _RE_FLOAT.fullmatch(key)
     if m:
         a, b = int(m.group(1)), int(m.group(2))

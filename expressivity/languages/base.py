@@ -14,6 +14,23 @@ from .symbols import END, check_alphabet, decode, decode_batch, encode, encode_b
 __all__ = ["Language"]
 
 _EXHAUSTIVE_NEGATIVES = 1 << 14  # below this many strings of a length, draw negatives exactly
+_BYTES_PER_SYMBOL = 16  # a sampled symbol: int32 code, decoded char array, the str, temporaries
+
+
+def _check_alloc(count: int, length: int, what: str) -> None:
+    """Refuse (``ValueError``) ``count`` words of ``length`` whose memory exceeds this machine's."""
+    import os
+
+    try:
+        have = int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return
+    need = int(count) * (int(length) + 1) * _BYTES_PER_SYMBOL
+    if need > have:
+        raise ValueError(
+            f"{what}: {count:,} word(s) of length {length:,} need about {need / 2**30:,.1f} GiB, "
+            f"more than this machine's {have / 2**30:,.1f} GiB; ask for fewer or shorter words"
+        )
 
 
 class Language:
@@ -214,6 +231,7 @@ class Language:
         """``count`` uniform members of exactly ``length`` as an ``int32 (count, length)`` array."""
         if length < 0 or count < 0:
             raise ValueError(f"length and count must be >= 0, got {length}, {count}")
+        _check_alloc(count, length, f"{self.name}: sampling")
         if not self.has_length(length):
             raise NoSuchStringError(f"{self.name} has no member of length {length}")
         return self._sample_codes(rng, int(length), int(count))
@@ -248,6 +266,7 @@ class Language:
         if not lens:
             what = "n" if length is None else "length"
             raise NoSuchStringError(f"{self.name} has no member with {what} in {list(values)}")
+        _check_alloc(count, max(lens) if lens else 0, f"{self.name}: sampling")
         choice = np.asarray(lens)[rng.integers(0, len(lens), size=count)]
         out: list[str] = [""] * count
         for v in np.unique(choice):
@@ -367,6 +386,7 @@ class Language:
         lens = [int(lengths)] if np.isscalar(lengths) else [int(v) for v in lengths]
         if not lens:
             raise ValueError("lengths must not be empty")
+        _check_alloc(count, max(lens) if lens else 0, f"{self.name}: sampling")
         choice = np.asarray(lens)[rng.integers(0, len(lens), size=count)]
         out: list[str] = [""] * count
         for v in np.unique(choice):

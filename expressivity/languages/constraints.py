@@ -229,9 +229,13 @@ class ConstraintLanguage(Language):
         syms = [
             sympy.Symbol(f"n_{alphabet[j]}", integer=True, nonnegative=True) for j in self._used
         ]
+        for rel in rels:
+            if rel.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+                raise ConstraintError(f"constraint {rel} divides by zero or is infinite")
         try:
             self._fn = sympy.lambdify(syms, sympy.And(*rels), modules="numpy")
-        except (ArithmeticError, TypeError, ValueError, RecursionError) as err:
+        except (ArithmeticError, TypeError, ValueError, KeyError, NameError, SyntaxError,
+                RecursionError) as err:  # fmt: skip
             raise ConstraintError(f"constraints {rels} cannot be compiled ({err})") from None
         self._ext: np.ndarray | None = None  # look-ahead extensions, built on first use
         self._holds(np.zeros((1, len(self._used)), dtype=np.int64))  # fail now, not later
