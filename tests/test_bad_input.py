@@ -120,7 +120,7 @@ def test_saved_threshold_must_be_a_number(threshold, tmp_path):
     ([1, 2], "metadata must be a JSON object, got a list"),
     ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ({"format": "expressivity-network-1", "cell": "gru"}, "lacks \\['alphabet'"),
-])  # fmt: skip
+], ids=["list", "deep", "missing"])  # fmt: skip
 def test_bad_metadata(meta, match, tmp_path):
     path = _net().save(tmp_path / "net.npz")
     z = dict(np.load(path))
