@@ -60,6 +60,8 @@ def check_threshold(threshold) -> float:
     >>> check_threshold(0.005)
     0.005
     """
+    if isinstance(threshold, np.ndarray) and threshold.ndim == 0 and threshold.dtype.kind in "fiu":
+        threshold = threshold.item()  # a 0-d array, as read from an .npz file
     if isinstance(threshold, bool) or not isinstance(
         threshold, (int, float, np.integer, np.floating)
     ):
