@@ -168,12 +168,12 @@ def study_config(quick: bool = False, seeds: int | None = None) -> StudyConfig:
 
     if quick:
         languages = {
-            "tomita-5": lang("recognition", 6, 40, 4, 6, 0),
-            "parity": lang("recognition", 6, 40, 4, 6, 0),
-            "anbn": lang("weiss2018", 8, 60, 1, 1, 3),
-            "anbncn": lang("weiss2018", 6, 60, 1, 1, 3),
-            "dyck-1": lang("suzgun2019", 8, 8, 1, 3, 0),
-            "shuffle-2": lang("suzgun2019", 8, 8, 1, 3, 0),
+            "tomita-5": lang("recognition", 6, 80, 4, 6, 0),
+            "parity": lang("recognition", 6, 80, 4, 6, 0),
+            "anbn": lang("weiss2018", 8, 120, 1, 1, 3),
+            "anbncn": lang("weiss2018", 6, 120, 1, 1, 3),
+            "dyck-1": lang("suzgun2019", 8, 16, 1, 3, 0),
+            "shuffle-2": lang("suzgun2019", 8, 16, 1, 3, 0),
         }
         cfg = StudyConfig(
             cells=tuple(REGISTRY), languages=languages, lrs=(3e-3, 1e-2), hidden_sizes=(10,),
@@ -325,15 +325,23 @@ def _val_score(res, val) -> tuple[float, float]:
     return acc, float(rec.get("val_loss", float("nan")))
 
 
+def _train_n(spec) -> int:
+    """Largest training n of the canonical members (Dyck and shuffle train by length: 2n)."""
+    get = spec.get if isinstance(spec, dict) else spec.__getattribute__
+    tm, lang = int(get("train_max")), get("language")
+    return tm // 2 if lang in ("dyck-1", "shuffle-2") else tm
+
+
 def _evaluate(net, run: dict, cfg: StudyConfig) -> dict:
     """Frontier (counting languages, dense search) or generalization by length (controls)."""
     from expressivity.evaluate import evaluate_by_length, search_frontier
 
     spec, lang = run["spec"], run["lang"]
     tm = spec.train_max
-    if spec.language in COUNTING or spec.language == "anbn":
-        f = search_frontier(net, lang, limit=max(cfg.frontier_limit, 2 * tm))
-        return {"frontier": f.to_json(), "generalized": bool(f.value >= 2 * tm)}
+    if spec.language in COUNTING:
+        tn = _train_n(spec)
+        f = search_frontier(net, lang, limit=max(cfg.frontier_limit, 2 * tn))
+        return {"frontier": f.to_json(), "generalized": bool(f.value >= 2 * tn)}
     rng = np.random.default_rng(run["r_eval"].integers(2**63))
     ev = evaluate_by_length(net, lang, rng, range(1, 2 * tm + 1), per_length=10, train_max=tm)
     m = ev.metrics
@@ -552,6 +560,7 @@ def _load(row: dict, which: str = "fixed"):
 def _analyse(cfg: StudyConfig, rows: list[dict], out: Path) -> dict:
     """Counting units (counter languages) and the saturated class (along a^n of anbn), cached."""
     from expressivity.analysis import find_counters, growth_along
+    from expressivity.analysis.counters import sensitivity_table
     from expressivity.analysis.saturation import saturate
     from expressivity.languages import get_language
 
@@ -564,12 +573,15 @@ def _analyse(cfg: StudyConfig, rows: list[dict], out: Path) -> dict:
             continue
         net = _load(r)
         lang = get_language(spec["language"])
-        tm = int(spec["train_max"])
+        tm = _train_n(spec)
         a: dict = {}
         try:
             rep = find_counters(net, lang, n_train=tm, n_max=10 * tm)
             a["units"] = [f"{u.name} ({u.counter_name})" for u in rep.counters]
             a["probes"] = [p.counter_name for p in rep.counting_probes]
+            if spec["cell"] == "lstm" and not any("sensitivity" in v for v in cache.values()):
+                a["sensitivity"] = sensitivity_table(rep)
+                a["sensitivity_of"] = f"lstm on {spec['language']}, seed {spec['seed']}"
         except (ValueError, FloatingPointError, np.linalg.LinAlgError) as err:
             a["units"], a["probes"], a["error"] = [], [], str(err)
         if spec["language"] == "anbn":
@@ -754,13 +766,14 @@ def write_study_report(data: dict, directory: str | Path, command: str = "") -> 
     # --- counting
     L += ["", "## Counting languages", "",
           "Generalized: the frontier (every n from 1 right: member accepted, near misses "
-          "rejected, next sets right) reaches twice the training range. Frontiers are medians "
+          "rejected, next sets right) reaches twice the largest training n (Dyck-1 and "
+          "shuffle-2 train on lengths up to L, so on n up to L/2). Frontiers are medians "
           "over seeds, each searched densely until its first failure or the limit "
           f"({cfg['frontier_limit']}); `>=` marks a lower bound. p: Fisher exact test of the "
           "cell's fixed-budget generalization against the LSTM's.", "",
           "| language | cell | generalized (fixed) | generalized (early) | median frontier "
           "(fixed) | median frontier (early) | p vs LSTM | counting unit | counting probe | "
-          "diverged |", "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+          "format explains | diverged |", "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     an = data.get("analysis", {})
     for lang in [x for x in langs if x in COUNTING]:
         lrs = groups.get(("lstm", lang), [])
@@ -779,10 +792,26 @@ def write_study_report(data: dict, directory: str | Path, command: str = "") -> 
             ans = [an.get(RunSpec(**r["spec"]).spec_hash, {}) for r in done]
             ku = sum(bool(a.get("units")) for a in ans)
             kp = sum(bool(a.get("probes")) for a in ans)
+            kx = sum(bool(r["metrics"]["fixed"]["frontier"].get("precision_explains"))
+                     for r in done)  # fmt: skip
             L.append(f"| {lang} | {c} | {_frac(ks['fixed'], n)} | {_frac(ks['early'], n)} | "
                      f"{meds['fixed']} | {meds['early']} | "
                      f"{'–' if p is None else f'{p:.3g}'} | {_frac(ku, n)} | {_frac(kp, n)} | "
-                     f"{n - len(done)} |")  # fmt: skip
+                     f"{kx}/{len(done)} | {n - len(done)} |")  # fmt: skip
+    from expressivity.analysis import counters as ct
+
+    L += ["", f"Counting unit: a state unit whose phase-aware fit reaches R² ≥ {ct.R2_MIN} with "
+          f"|slope| ≥ {ct.MIN_SLOPE} on the training range and that is unbounded (its increment "
+          f"per count stays within a factor {ct.PERSISTENCE_MIN} for ≥ {ct.STRETCH_MIN}× the "
+          f"training range at float64, and its fitted decay keeps half of it over {ct.HORIZON} "
+          f"symbols); counting probe: a linear read-out across units with R² ≥ "
+          f"{ct.PROBE_R2_MIN} on prefixes beyond training "
+          "(`expressivity.analysis.find_counters`, docs/frontier.md). Format explains: "
+          "seeds whose fixed-budget frontier break the same weights get right in float64."]  # fmt: skip
+    sens = next((a for a in an.values() if "sensitivity" in a), None)
+    if sens:
+        L += ["", f"Sensitivity of the detection to each threshold ({sens['sensitivity_of']}, "
+              "fixed budget):", "", sens["sensitivity"]]  # fmt: skip
     # --- saturation
     L += ["", "## The saturated class of every cell", "",
           f"Each fixed-budget a^n b^n network with its weights scaled by "
@@ -853,7 +882,8 @@ def write_study_report(data: dict, directory: str | Path, command: str = "") -> 
           f"{s['setting']}: first wrong n median {s['median_first_wrong_n']} over {s['trials']} "
           f"trials, range {s['range'][0]}–{s['range'][1]} (median {s['early_stopped_median']} "
           "when early-stopped at the first 100%). **Not verified from a primary source** here: "
-          "taken from the authors' released result files as quoted in the issue, not re-derived.",
+          "quoted from a secondary summary of the authors' released result files, not "
+          "re-derived from the paper or the files.",
           ""]  # fmt: skip
     # --- limitations
     L += ["## Limitations", "",

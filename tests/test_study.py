@@ -1,0 +1,110 @@
+"""The study runner (``expressivity reproduce study``) on a handful of tiny runs."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import replace
+
+import pytest
+from scipy.stats import fisher_exact
+
+from expressivity.experiments.study import (
+    count_break,
+    fisher_p,
+    format_integer_range,
+    hand_built_counter,
+    reproduce_study,
+    study_config,
+    wilson_interval,
+)
+
+
+def tiny_config():
+    cfg = study_config(quick=True)
+    langs = {k: dict(cfg.languages[k], epochs=10) for k in ("tomita-5", "anbn")}
+    return replace(cfg, cells=("lstm", "gru"), languages=langs, lrs=(1e-2,), frontier_limit=30,
+                   precisions=("e5m2", "float16"), count_limit=4096, growth_n=60,
+                   weiss_cells=("lstm",), weiss_epochs=2, weiss_train_max=4)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study")
+    lines: list[str] = []
+    path = reproduce_study(out, config=tiny_config(), progress=lines.append, reference_dir=None)
+    return out, path.read_text(), lines
+
+
+def test_quick_config_covers_every_cell():
+    from expressivity.cells import CELLS
+
+    cfg = study_config(quick=True)
+    assert set(cfg.cells) == set(CELLS) and "gru-no-reset" in cfg.cells
+    full = study_config()
+    assert full.seeds == 20 and min(full.lrs) <= 3e-4 and max(full.lrs) >= 1e-2
+    assert set(full.hidden_sizes) == {10, 32}
+    assert {"tomita-5", "anbn", "anbncn", "dyck-1", "shuffle-2"} <= set(full.languages)
+    with pytest.raises(ValueError, match="seeds"):
+        study_config(seeds=0)
+
+
+def test_wilson_known_values():
+    assert [round(x, 3) for x in wilson_interval(3, 5)] == [0.231, 0.882]
+    lo, hi = wilson_interval(0, 20)
+    assert lo == 0.0 and hi == pytest.approx(0.1611, abs=1e-4)
+
+
+def test_fisher_matches_scipy():
+    for k1, n1, k2, n2 in ((7, 10, 2, 10), (0, 20, 20, 20), (3, 5, 3, 5)):
+        want = fisher_exact([[k1, n1 - k1], [k2, n2 - k2]])[1]
+        assert fisher_p(k1, n1, k2, n2) == pytest.approx(want)
+    assert fisher_p(10, 10, 0, 10) == pytest.approx(2 / 184756)
+    with pytest.raises(ValueError, match="k <= n"):
+        fisher_p(3, 2, 0, 1)
+
+
+def test_hand_built_counter_breaks_at_the_integer_range():
+    for p in ("e5m2", "bfloat16", "float16"):
+        n, found = count_break(hand_built_counter(p), 4 * format_integer_range(p))
+        assert found and n == format_integer_range(p) + 1
+    n, found = count_break(hand_built_counter("float32"), 1000)
+    assert (n, found) == (1000, False)
+    assert format_integer_range("fixed8.8") == 127
+
+
+def test_report_tables(study):
+    out, text, _ = study
+    controls = text.index("## Controls first")
+    assert controls < text.index("## Counting languages")  # controls before any counting claim
+    for head in ("## Settings search", "## The saturated class", "## The precision law",
+                 "## The literature beside ours", "## Limitations", "Wall time", "Seeds:",
+                 "Not verified from a primary source", "139.5"):  # fmt: skip
+        assert head in text, head
+    if os.environ.get("EXPRESSIVITY_REFERENCE_DIR"):  # the released networks, or why not
+        assert "| anbn lstm | " in text and "checked to" in text
+    else:
+        assert "Skipped:" in text and "EXPRESSIVITY_REFERENCE_DIR" in text
+    # every row of the counting table: fractions with intervals and a frontier with its limit
+    counting = text[text.index("## Counting languages"):text.index("## The saturated class")]
+    rows = [r for r in counting.splitlines() if r.startswith("| anbn | ")]
+    assert len(rows) == 2
+    for r in rows:
+        assert re.search(r"\d+/2 \[\d\.\d\d, \d\.\d\d\]", r)
+        assert re.search(r"checked to \d+", r)
+    lstm_k = int(re.search(r"\| anbn \| lstm \| (\d)/2", counting).group(1))
+    gru = next(r for r in rows if r.startswith("| anbn | gru |"))
+    gru_k = int(re.search(r"\| anbn \| gru \| (\d)/2", gru).group(1))
+    p = float(gru.split("|")[7])
+    assert p == pytest.approx(fisher_p(gru_k, 2, lstm_k, 2), rel=1e-2)
+    assert "| e5m2 | 8 | 9 |" in text and "| float16 | 2048 | 2049 |" in text
+    assert (out / "study-precision.png").stat().st_size > 0
+    assert "gru | " in text and "(prediction)" in text
+
+
+def test_resumes_from_the_store(study):
+    out, _, lines = study
+    assert any("trained" in line for line in lines)
+    again: list[str] = []
+    reproduce_study(out, config=tiny_config(), progress=again.append)
+    assert not any("trained" in line for line in again)  # every run came from the store
