@@ -306,6 +306,7 @@ class Network:
             s0 = np.asarray(state0)
             if s0.shape != (len(lengths), S):
                 raise ValueError(f"state0 must have shape {(len(lengths), S)}, got {s0.shape}")
+            _check_finite(s0, "state0")
             states[:, 0] = np.moveaxis(batch.to_lanes(self.precision.round(s0)), 1, 2)
         pk = self._packed
         forward(
@@ -402,6 +403,7 @@ class Network:
             )
         if states.dtype.kind not in "fiu":
             raise TypeError(f"states must be real numbers, got dtype {states.dtype}")
+        _check_finite(states, "states")
         h = self.precision.round(states[:, : self.hidden_size]).T[None, None]  # (1, 1, H, N)
         z = _heads.logits(self._params["W_out"], self._params["b_out"], h, self.precision)
         return _heads.probabilities(self.head, z, self.precision)[0, 0].T
@@ -453,6 +455,10 @@ class Network:
 
         symbols, lengths = np.asarray(symbols), np.asarray(lengths)
         self._check_symbols(symbols, lengths)
+        if len(lengths) == 0:
+            raise ValueError(
+                "loss_and_grad needs at least one word (the loss is a mean over words)"
+            )
         targets = self._check_targets(targets, symbols.shape)
         batch, traj = self.run(symbols, lengths)
         return backward(self, batch, traj, targets)
@@ -555,6 +561,11 @@ class Network:
     @classmethod
     def load(cls, path: str | Path) -> Network:
         """Read a network written by :meth:`save` (no pickle involved)."""
+        if not isinstance(path, (str, Path)) and not hasattr(path, "__fspath__"):
+            if not hasattr(path, "read"):  # a file object is fine
+                raise TypeError(
+                    f"path must be a str, a path or a file, got {type(path).__name__} {path!r:.60}"
+                )
         _check_archive(path)
         try:
             with np.load(path, allow_pickle=False) as z:
@@ -611,6 +622,12 @@ def _check_words(words) -> list:
                 "one-character str)"
             )
     return words
+
+
+def _check_finite(a: np.ndarray, what: str) -> None:
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        bad = a[~np.isfinite(a)]
+        raise ValueError(f"{what} holds {bad.size} non-finite value(s) ({float(bad[0])!r})")
 
 
 def _is_int(x) -> bool:

@@ -550,3 +550,15 @@ def test_property_run_spec(changes, doc):
         assert isinstance(res, TypeError) and "nonsense" in str(res)
     if doc is not None:
         _documented(parse_specs, doc)
+
+
+def test_non_finite_states_and_empty_loss():
+    net = _net()
+    with pytest.raises(ValueError, match="state0 holds 6 non-finite value\\(s\\) \\(nan\\)"):
+        net.step(np.full((2, 3), np.nan), np.array([0, 1]))
+    with pytest.raises(ValueError, match="states holds 1 non-finite value\\(s\\) \\(inf\\)"):
+        net.readout(np.array([[0.0, np.inf, 0.0]]))
+    with pytest.raises(ValueError, match="at least one word"):
+        net.loss_and_grad([], [])
+    with pytest.raises(TypeError, match="path must be a str, a path or a file, got int"):
+        ex.Network.load(5)
