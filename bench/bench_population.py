@@ -1,8 +1,12 @@
-"""GPU population training vs PyTorch/cuDNN (issue #7's benchmark). Needs a CUDA GPU.
+"""Population training: on the GPU vs PyTorch/cuDNN (issue 7), on the CPU as lanes (issue 14).
 
 Run on a GPU machine:
 
     python bench/bench_population.py --out bench/results/population.md
+
+On the CPU (``--cpu``, issue 14; see :func:`main_cpu`):
+
+    python bench/bench_population.py --cpu --out bench/results/population_cpu.md
 
 Three measurements per (cell, hidden size, population size P), words of length
 ``--length`` (a^n b^n, next-symbol head, Adam, float32, batch ``--batch`` per
@@ -114,8 +118,186 @@ def _torch_step_time(models, B: int, length: int, steps: int, device) -> float:
     return (time.perf_counter() - t) / steps
 
 
+# ----------------------------------------------------------------------------- CPU (issue 14)
+
+#: float32 FLOP per cycle per core (AVX-512: 16 lanes x 2 FMA pipes x 2), as bench_cells
+PEAK_FLOP_PER_CYCLE = 64
+
+
+def _weiss(cell: str, H: int, P: int):
+    import expressivity as ex
+    from expressivity.languages import get_language
+    from expressivity.protocols import get_protocol
+
+    lang, proto = get_language("anbn"), get_protocol("weiss2018")
+    data = proto.training_data(lang, np.random.default_rng(0), 1, 99)
+    E = 3 if cell == "lstm" else None  # the Weiss LSTM has a 3-dim embedding
+    nets = [ex.Network.create(cell, "ab", H, head="next-symbol", embedding_size=E,
+                              precision="float32", rng=np.random.default_rng(p))
+            for p in range(P)]  # fmt: skip
+    return nets, data
+
+
+def _flop_per_update(net, data) -> float:
+    """Training FLOP of one one-word update: 3 x (recurrent and input products,
+    elementwise ~12 per unit, readout) per step, at the mean word length."""
+    G, H, O = len(net.spec.gates), net.hidden_size, net.n_outputs
+    E = net.params["embedding"].shape[0] if "embedding" in net.params else len(net.alphabet)
+    T = float(data.lengths.mean())
+    return 3.0 * (T * (2 * G * H * (H + E) + 12 * H) + (T + 1) * 2 * O * H)
+
+
+def cpu_population(cell: str, H: int, P: int, epochs: int) -> float:
+    """Network-updates per second of ``train_population`` (lanes for P >= 2)."""
+    from expressivity.training import TrainConfig, train_population
+
+    nets, data = _weiss(cell, H, P)
+    cfg = TrainConfig(epochs=epochs, eval_every=10**6)
+    train_population(nets[:2], [data[:4]] * 2, [np.random.default_rng(0)] * 2, cfg)  # JIT
+    t = time.perf_counter()
+    out = train_population(nets, [data] * P, [np.random.default_rng(p) for p in range(P)], cfg)
+    dt = time.perf_counter() - t
+    return sum(r.updates for r in out) / dt
+
+
+def cpu_sequential(cell: str, H: int, P: int, epochs: int, most: int = 4) -> float:
+    """Network-updates per second of ``train`` on the same networks one after another
+    (the first ``most`` of them: the rate does not depend on P)."""
+    from expressivity.training import TrainConfig, train
+
+    nets, data = _weiss(cell, H, min(P, most))
+    cfg = TrainConfig(epochs=epochs, eval_every=10**6)
+    train(nets[0], data[:4], np.random.default_rng(0), cfg)  # JIT
+    t = time.perf_counter()
+    n = sum(train(net, data, np.random.default_rng(p), cfg).updates for p, net in enumerate(nets))
+    return n / (time.perf_counter() - t)
+
+
+def torch_one_process(cell: str, H: int, updates: int) -> float:
+    """Updates per second of PyTorch training one Weiss network, one thread, its own process."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time, numpy as np, torch\n"
+        "from torch import nn\n"
+        "torch.set_num_threads(1); torch.manual_seed(0)\n"
+        f"cell, H, U = {cell!r}, {H}, {updates}\n"
+        "E = 3 if cell == 'lstm' else 2\n"
+        "rnn = {'lstm': nn.LSTM, 'gru': nn.GRU}[cell](E, H, batch_first=True)\n"
+        "emb = nn.Embedding(3, E); out = nn.Linear(H, 3)\n"
+        "h0 = nn.Parameter(torch.zeros(1, 1, H))\n"
+        "ps = list(rnn.parameters()) + list(emb.parameters()) + list(out.parameters()) + [h0]\n"
+        "opt = torch.optim.Adam(ps, lr=0.001); lf = nn.CrossEntropyLoss()\n"
+        "words = [[0] * n + [1] * n for n in range(1, 100)]\n"
+        "def step(w):\n"
+        "    x, y = torch.tensor([w]), torch.tensor(w + [2])\n"  # next symbols, end marker
+        "    opt.zero_grad()\n"
+        "    hs = (h0, torch.zeros_like(h0)) if cell == 'lstm' else h0\n"
+        "    o, _ = rnn(emb(x), hs)\n"
+        "    logits = torch.cat([out(h0[0]), out(o[0])], 0)\n"  # the empty prefix first
+        "    loss = lf(logits, y); loss.backward(); opt.step()\n"
+        "for w in words[:5]: step(w)\n"
+        "rng = np.random.default_rng(0); t = time.perf_counter()\n"
+        "for i in range(U): step(words[rng.integers(len(words))])\n"
+        "print(U / (time.perf_counter() - t))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(res.stdout.strip().splitlines()[-1])
+
+
+def _cpu_ghz() -> float:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("cpu MHz"):
+                return float(line.split(":")[1]) / 1000
+    except OSError:
+        pass
+    return 2.6
+
+
+def _lscpu() -> str:
+    import subprocess
+
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    except OSError:
+        return platform.processor()
+    keep = ("Model name", "CPU(s):", "Thread(s) per core", "L2 cache", "L3 cache")
+    return "; ".join(" ".join(l.split()) for l in out.splitlines() if l.startswith(keep))
+
+
+def main_cpu(a) -> None:
+    """Weiss protocol (a^n b^n, n = 1..99 shuffled, one word per update, Adam, float32;
+    LSTM with a 3-dim embedding, GRU one-hot), populations of P networks: network-updates
+    per second of ``train_population`` (networks as lanes, :mod:`expressivity.kernels.lanes`)
+    against the same networks trained one after another with ``train`` and against
+    PyTorch training one network in its own process on one thread; same run."""
+    import os
+    import subprocess
+
+    rows = []
+    load0 = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    t0 = time.perf_counter()
+    ghz = _cpu_ghz()
+    peak = PEAK_FLOP_PER_CYCLE * ghz * 1e9 * (os.cpu_count() or 1)
+    for cell in a.cells:
+        for H in a.hidden:
+            torch_rate = torch_one_process(cell, H, a.torch_updates)
+            seq = cpu_sequential(cell, H, max(a.populations), a.epochs)
+            nets, data = _weiss(cell, H, 1)
+            flop = _flop_per_update(nets[0], data)
+            for P in a.populations:
+                pop = cpu_population(cell, H, P, a.epochs)
+                rows.append((cell, H, P, pop, seq, torch_rate, pop / seq, pop / torch_rate,
+                             pop * flop / peak))  # fmt: skip
+                print(f"{cell} H={H} P={P}: population {pop:.0f}/s, one after another {seq:.0f}/s, "
+                      f"PyTorch {torch_rate:.0f}/s: {pop / seq:.2f}x, {pop / torch_rate:.1f}x, "
+                      f"{100 * pop * flop / peak:.2f}% of peak", flush=True)  # fmt: skip
+    if not a.out:
+        return
+    up = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    lines = [
+        "## population_cpu: populations of networks as SIMD lanes (CPU, issue 14)",
+        "",
+        f"Command: `python bench/bench_population.py --cpu --epochs {a.epochs} --out "
+        f"bench/results/population_cpu.md` ({(time.perf_counter() - t0) / 60:.1f} min).",
+        f"Machine: {_lscpu()}. Load average at start: {load0}; at end: `{up}`. "
+        "**The machine was shared with other engineers' work (about 8 agents on 2 cores) "
+        "while this ran: absolute rates are several times below a quiet machine's, and "
+        "the load changed between rows; the three columns of a row were measured minutes "
+        "apart at most.**",
+        "",
+        "Weiss protocol: a^n b^n, n = 1..99 shuffled per network, one word per update, Adam "
+        "lr 0.001, float32, next-symbol head; LSTM with a 3-dim embedding, GRU one-hot. "
+        f"{a.epochs} epoch(s), evaluation at the end (paid by both of ours). Population: "
+        "`train_population` of P networks (P ≥ 2: networks as lanes, `kernels/lanes.py`, "
+        "tiles on numba's threads when the work justifies it); one after another: `train` "
+        "of each network (its fused one-network step); PyTorch: one network per process, "
+        "`torch.set_num_threads(1)`, nn.Embedding + nn.LSTM/nn.GRU + nn.Linear + "
+        "CrossEntropyLoss + Adam, the same words (one process; a second process on the "
+        "second core would at best double its rate). Rates are network-updates per second. "
+        f"Peak: {PEAK_FLOP_PER_CYCLE} float32 FLOP/cycle/core × {ghz:.2f} GHz × "
+        f"{os.cpu_count()} cores = {peak / 1e9:.0f} GFLOP/s; FLOP per update = 3 × "
+        "(2·G·H·(H+E) + 12·H) per step + readout, at the mean word length (100).",
+        "",
+        "| cell | H | P | population (upd/s) | one after another (upd/s) | PyTorch 1 thread "
+        "(upd/s) | vs one after another | vs PyTorch | % of peak |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {c} | {h} | {p} | {x:.0f} | {y:.0f} | {z:.0f} | {r1:.2f}× | {r2:.1f}× | "
+        f"{100 * f:.2f}% |"
+        for c, h, p, x, y, z, r1, r2, f in rows
+    ]
+    Path(a.out).write_text("\n".join(lines) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cpu", action="store_true", help="the CPU lanes benchmark (issue 14)")
+    ap.add_argument("--epochs", type=int, default=1, help="--cpu: epochs per run")
+    ap.add_argument("--torch-updates", type=int, default=300, help="--cpu: PyTorch updates")
     ap.add_argument("--cells", nargs="+", default=["lstm", "gru"])
     ap.add_argument("--hidden", nargs="+", type=int, default=[8, 32, 64])
     ap.add_argument("--populations", nargs="+", type=int, default=[64, 256, 1024])
@@ -125,6 +307,13 @@ def main() -> None:
     ap.add_argument("--dry-run", action="store_true")
     ap.add_argument("--out", help="write a Markdown table here")
     a = ap.parse_args()
+    if a.cpu:
+        if a.hidden == [8, 32, 64]:
+            a.hidden = [10, 32]
+        if a.populations == [64, 256, 1024]:
+            a.populations = [1, 8, 32, 128]
+        main_cpu(a)
+        return
     import torch
 
     if a.dry_run:

@@ -146,24 +146,22 @@ def _activate(pre, wt, boff, out, act, prec):
     H, L = pre.shape
     zero = pre.dtype.type(0.0)
     for j in range(H):
-        p = pre[j]
-        o = out[j]
+        r = boff + j
         if boff >= 0:
-            b = wt[boff + j]
             for l in range(L):
-                o[l] = p[l] + b[l]
+                out[j, l] = rnd(pre[j, l] + wt[r, l], prec)
         else:
             for l in range(L):
-                o[l] = p[l] + zero
+                out[j, l] = rnd(pre[j, l] + zero, prec)
         if act == 0:
             for l in range(L):
-                o[l] = rnd(sigmoid(rnd(o[l], prec)), prec)
+                out[j, l] = rnd(sigmoid(out[j, l]), prec)
         elif act == 1:
             for l in range(L):
-                o[l] = rnd(tanh(rnd(o[l], prec)), prec)
+                out[j, l] = rnd(tanh(out[j, l]), prec)
         else:
             for l in range(L):
-                o[l] = rnd(relu(rnd(o[l], prec)), prec)
+                out[j, l] = rnd(relu(out[j, l]), prec)
 
 
 @njit(cache=True)
@@ -185,11 +183,10 @@ def _forward(wt, sym, lens, Tc, dims, cfg, prec, states, gates, aux, pre):
             base = _HDR + 5 * g
             act, has_u, ri, after = cfg[base], cfg[base + 1], cfg[base + 2], cfg[base + 3]
             for j in range(H):  # W x: the packed row of the symbol each lane reads
-                row = pre[j]
                 for v in range(V):
-                    xw = wt[(v * G + g) * H + j]
+                    r = (v * G + g) * H + j
                     for l in range(L):
-                        row[l] = xw[l] if st[l] == v else row[l]
+                        pre[j, l] = wt[r, l] if st[l] == v else pre[j, l]
             if after:  # act(W x + b + r ⊙ (U h + d)), each product rounded once
                 ax = aux[t]
                 ax[:, :] = zero
