@@ -562,3 +562,19 @@ def test_non_finite_states_and_empty_loss():
         net.loss_and_grad([], [])
     with pytest.raises(TypeError, match="path must be a str, a path or a file, got int"):
         ex.Network.load(5)
+
+
+@pytest.mark.parametrize("call,err,match", [
+    (lambda L, r: L.sample_positive(r, n=3, count=-1), ValueError, "count must be >= 0, got -1"),
+    (lambda L, r: L.sample_positive(r, n=2.5), TypeError, "n must be an int, got float 2.5"),
+    (lambda L, r: L.sample_positive(r, n="3"), TypeError, "n must be an int or a list of ints"),
+    (lambda L, r: L.sample_positive(None, n=2), TypeError, "rng must be a numpy.random.Generator"),
+    (lambda L, r: L.enumerate(2.5), TypeError, "max_len must be an int"),
+    (lambda L, r: L.enumerate(-1), ValueError, "max_len must be >= 0"),
+    (lambda L, r: L.sample_negative(r, 3, count=-2), ValueError, "count must be >= 0"),
+    (lambda L, r: L.sample_negative(r, [2.5]), TypeError, "lengths must be an int"),
+    (lambda L, r: L.near_misses(-1), ValueError, "n must be >= 0, got -1"),
+])  # fmt: skip
+def test_language_sampling_arguments(call, err, match):
+    with pytest.raises(err, match=match):
+        call(get_language("anbn"), np.random.default_rng(0))

@@ -17,6 +17,31 @@ _EXHAUSTIVE_NEGATIVES = 1 << 14  # below this many strings of a length, draw neg
 _BYTES_PER_SYMBOL = 16  # a sampled symbol: int32 code, decoded char array, the str, temporaries
 
 
+def _int(value, name: str, minimum: int | None = 0) -> int:
+    """``value`` as an int (``TypeError`` for bool, float, str...; ``ValueError`` below minimum)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r:.40}")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _ints(values, name: str) -> list[int]:
+    """An int or a sequence of ints as a list (no truncation of floats, no str)."""
+    if isinstance(values, (int, np.integer)) and not isinstance(values, (bool, np.bool_)):
+        return [int(values)]
+    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, range, np.ndarray)):
+        raise TypeError(f"{name} must be an int or a list of ints, got {values!r:.60}")
+    return [_int(v, name, None) for v in values]
+
+
+def _check_rng(rng) -> None:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {rng!r:.40}"
+        )
+
+
 def _check_alloc(count: int, length: int, what: str) -> None:
     """Refuse (``ValueError``) ``count`` words of ``length`` whose memory exceeds this machine's."""
     import os
@@ -207,8 +232,7 @@ class Language:
         >>> get_language("dyck-1").enumerate(4)
         ['', '()', '(())', '()()']
         """
-        if max_len < 0:
-            raise ValueError(f"max_len must be >= 0, got {max_len}")
+        max_len = _int(max_len, "max_len")
         k = self.n_symbols
         prefixes = np.zeros((1, 0), dtype=np.int32)
         out: list[str] = []
@@ -229,6 +253,8 @@ class Language:
         self, rng: np.random.Generator, length: int, count: int
     ) -> np.ndarray:
         """``count`` uniform members of exactly ``length`` as an ``int32 (count, length)`` array."""
+        _check_rng(rng)
+        length, count = _int(length, "length", None), _int(count, "count", None)
         if length < 0 or count < 0:
             raise ValueError(f"length and count must be >= 0, got {length}, {count}")
         _check_alloc(count, length, f"{self.name}: sampling")
@@ -258,10 +284,10 @@ class Language:
         """
         if (n is None) == (length is None):
             raise ValueError("give exactly one of n= or length=")
-        values = n if length is None else length
-        if np.isscalar(values):
-            values = [int(values)]
-        lens = [self.length_of_n(v) if length is None else int(v) for v in values]
+        _check_rng(rng)
+        count = _int(count, "count")
+        values = _ints(n if length is None else length, "n" if length is None else "length")
+        lens = [self.length_of_n(v) if length is None else v for v in values]
         lens = [v for v in lens if v >= 0 and self.has_length(v)]
         if not lens:
             what = "n" if length is None else "length"
@@ -303,6 +329,9 @@ class Language:
         a member.
         """
         k = self.n_symbols
+        _check_rng(rng)
+        length, count = _int(length, "length", None), _int(count, "count", None)
+        edits = _int(edits, "edits", None)
         if kind not in ("random", "near-miss"):
             raise ValueError(f"unknown negative kind {kind!r}; use 'random' or 'near-miss'")
         if length < 0 or count < 0 or edits < 1:
@@ -383,7 +412,9 @@ class Language:
         >>> [len(x) for x in w], bool(get_language("anbn").contains_batch(w).any())
         ([6, 6, 6], False)
         """
-        lens = [int(lengths)] if np.isscalar(lengths) else [int(v) for v in lengths]
+        _check_rng(rng)
+        count = _int(count, "count")
+        lens = _ints(lengths, "lengths")
         if not lens:
             raise ValueError("lengths must not be empty")
         _check_alloc(count, max(lens) if lens else 0, f"{self.name}: sampling")

@@ -119,6 +119,8 @@ class BlockLanguage(Language):
 
         Ordered by block then ``-1`` before ``+1``; counts below zero are skipped.
         """
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
         out = []
         for i in range(self.k):
             for d in (-1, 1):
@@ -187,10 +189,14 @@ class Majority(Language):
 
     def positive_of_n(self, n: int) -> str:
         """``a^(n+1) b^n``: the shortest-margin member with ``n`` b's."""
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
         return "a" * (n + 1) + "b" * n
 
     def near_misses(self, n: int) -> list[str]:
         """``a^n b^n`` (a tie) and ``a^n b^(n+1)``."""
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
         return ["a" * n + "b" * n, "a" * n + "b" * (n + 1)]
 
     def _counters(self, codes):
