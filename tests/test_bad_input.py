@@ -566,7 +566,7 @@ def test_non_finite_states_and_empty_loss():
 
 @pytest.mark.parametrize("call,err,match", [
     (lambda L, r: L.sample_positive(r, n=3, count=-1), ValueError, "count must be >= 0, got -1"),
-    (lambda L, r: L.sample_positive(r, n=2.5), TypeError, "n must be an int, got float 2.5"),
+    (lambda L, r: L.sample_positive(r, n=2.5), TypeError, "n must be an int or a list of ints, got 2.5"),
     (lambda L, r: L.sample_positive(r, n="3"), TypeError, "n must be an int or a list of ints"),
     (lambda L, r: L.sample_positive(None, n=2), TypeError, "rng must be a numpy.random.Generator"),
     (lambda L, r: L.enumerate(2.5), TypeError, "max_len must be an int"),
