@@ -206,6 +206,9 @@ def test_sizes_refused_up_front():
         RunSpec(cell="gru", language="anbn", hidden_size=100_000)
     with pytest.raises(SpecError, match="^train_max: .*up to length 2,000,000,000.*GiB"):
         RunSpec(cell="gru", language="anbn", train_max=10**9)
+    with pytest.raises(SpecError, match="^eval_far: evaluating a word of length 2,000,000,000"):
+        RunSpec(cell="gru", language="anbn", eval_far=10**9)
+    assert RunSpec(cell="gru", language="anbn", eval_far=10**4).eval_far == 10**4
 
 
 def test_extract_max_len_bounded():

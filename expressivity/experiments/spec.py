@@ -194,6 +194,21 @@ def _check_sizes(s: RunSpec, lang, prec) -> None:
             f"about {need / 2**30:,.1f} GiB, more than this machine's {have / 2**30:,.1f} GiB; "
             "use a smaller train_max"
         )
+    # evaluation runs one word at least: its states, gates and readout at every step
+    cell = get_cell(s.cell)
+    top = max(s.eval_until, s.eval_far)
+    longest = lang.length_of_n(top) if by_n else top
+    per_step = prec.carrier.itemsize * (
+        cell.state_size(s.hidden_size) + (len(cell.gates) + 1) * s.hidden_size + n_out
+    )
+    need = (longest + 1) * per_step
+    if need > have:
+        field = "eval_far" if s.eval_far > s.eval_until else "eval_max"
+        raise SpecError(
+            f"{field}: evaluating a word of length {longest:,} (n or length {top:,}) needs about "
+            f"{need / 2**30:,.1f} GiB for its states, more than this machine's "
+            f"{have / 2**30:,.1f} GiB; use a smaller {field}"
+        )
 
 
 def spec_from_dict(d: dict, where: str = "") -> RunSpec:
