@@ -63,6 +63,7 @@ __all__ = [
     "CONTROLS",
     "COUNTING",
     "PREDICTION",
+    "REFERENCE_LIMIT",
     "SEARCH_SEED0",
     "SUZGUN2019",
     "StudyConfig",
@@ -100,6 +101,9 @@ SUZGUN2019 = {
     "early_stopped_median": 59.5,
     "verified": False,
 }
+
+#: the released networks' frontiers are searched at least this far (a few seconds each)
+REFERENCE_LIMIT = 2000
 
 #: Weiss et al. (2018)'s set-up (known settings)
 WEISS_SETUP = dict(hidden_size=10, embedding_size=3, optimizer="adam", lr=0.001, batch_size=1)
@@ -517,6 +521,8 @@ def run_study(cfg: StudyConfig, out_dir: str | Path, backend: str = "cpu",
                        for c in cfg.weiss_cells for s in range(cfg.weiss_seeds)]  # fmt: skip
         wrows = _run_groups(weiss_specs, cfg, out, store, "study-weiss", True, backend, progress,
                             weiss=True)  # fmt: skip
+    data["reused"] = sum("recorded_at" in r for rs in (srows, frows, wrows) for r in rs.values())
+    data["runs"] = len(srows) + len(frows) + len(wrows)
     data["chosen"] = chosen
     data["final"] = list(frows.values())
     data["weiss"] = list(wrows.values())
@@ -582,7 +588,7 @@ def _analyse(cfg: StudyConfig, rows: list[dict], out: Path) -> dict:
             if spec["cell"] == "lstm" and not any("sensitivity" in v for v in cache.values()):
                 a["sensitivity"] = sensitivity_table(rep)
                 a["sensitivity_of"] = f"lstm on {spec['language']}, seed {spec['seed']}"
-        except (ValueError, FloatingPointError, np.linalg.LinAlgError) as err:
+        except (ValueError, FloatingPointError, OverflowError, np.linalg.LinAlgError) as err:
             a["units"], a["probes"], a["error"] = [], [], str(err)
         if spec["language"] == "anbn":
             sat = saturate(net, cfg.saturation_factor)
@@ -624,6 +630,7 @@ def _precision_law(cfg: StudyConfig, rows: list[dict]) -> dict:
 def _references(cfg: StudyConfig, reference_dir) -> tuple[list[dict], str | None]:
     """The released Weiss et al. networks, evaluated with the study's instruments."""
     from expressivity.analysis import find_counters
+    from expressivity.analysis.counters import sensitivity_table
     from expressivity.evaluate import search_frontier
     from expressivity.interop import (
         WEISS2018_ALPHABETS,
@@ -646,11 +653,13 @@ def _references(cfg: StudyConfig, reference_dir) -> tuple[list[dict], str | None
                 continue
             net = load_weiss2018(path, alphabet=WEISS2018_ALPHABETS[lang_name])
             lang = get_language(lang_name)
-            f = search_frontier(net, lang, limit=cfg.frontier_limit)
-            fa = search_frontier(net, lang, limit=max(cfg.frontier_limit, 10 * f.checked_to),
+            limit = max(cfg.frontier_limit, REFERENCE_LIMIT)
+            f = search_frontier(net, lang, limit=limit)
+            fa = search_frontier(net, lang, limit=max(limit, 10 * f.checked_to),
                                  criterion="accepted")  # fmt: skip
             rep = find_counters(net, lang, n_train=tm, n_max=10 * tm)
             rows.append(dict(cell=cell, language=lang_name, frontier=f.to_json(),
+                             sensitivity=sensitivity_table(rep),
                              accept_frontier=fa.to_json(),
                              near_miss=f.failed_on if f.reason == "near miss accepted" else "",
                              units=[f"{u.name} ({u.counter_name})" for u in rep.counters]))  # fmt: skip
@@ -709,7 +718,9 @@ def write_study_report(data: dict, directory: str | Path, command: str = "") -> 
               "smoke test of the pipeline, **not evidence**. The full run (20 seeds per cell and "
               "language, the full settings search) is pending.", ""]  # fmt: skip
     L += [f"- Command: `{command or 'expressivity reproduce study'}`",
-          f"- Wall time: {data['wall_seconds']:.0f} s on {data.get('machine', _machine())}",
+          f"- Wall time: {data['wall_seconds']:.0f} s on {data.get('machine', _machine())} "
+          f"({data.get('runs', 0)} training runs, {data.get('reused', 0)} of them reused from "
+          "the results store of an earlier invocation)",
           f"- Seeds: {cfg['seeds']} per cell × language at the chosen setting (seeds 0..."
           f"{cfg['seeds'] - 1}); the search used {cfg['search_seeds']} other seed(s) per "
           f"setting (from {SEARCH_SEED0}).",
@@ -862,6 +873,10 @@ def write_study_report(data: dict, directory: str | Path, command: str = "") -> 
             L.append(f"| {r['language']} {r['cell']} | {_fr(r['frontier'])} | "
                      f"{r['near_miss'] or '–'} | {_fr(r['accept_frontier'])} | "
                      f"{', '.join(r['units']) or '–'} |")  # fmt: skip
+        lstm = next((r for r in data["references"] if r["cell"] == "lstm"), None)
+        if lstm:
+            L += ["", f"Sensitivity of the counter detection on the released {lstm['language']} "
+                  "LSTM:", "", lstm["sensitivity"]]  # fmt: skip
     wt = cfg["weiss_train_max"]
     L += ["", "### Weiss et al.'s set-up", "",
           f"Hidden 10, embedding 3, Adam 0.001, one word per update, positives only, "
@@ -883,8 +898,15 @@ def write_study_report(data: dict, directory: str | Path, command: str = "") -> 
           f"trials, range {s['range'][0]}–{s['range'][1]} (median {s['early_stopped_median']} "
           "when early-stopped at the first 100%). **Not verified from a primary source** here: "
           "quoted from a secondary summary of the authors' released result files, not "
-          "re-derived from the paper or the files.",
-          ""]  # fmt: skip
+          "re-derived from the paper or the files.", ""]  # fmt: skip
+    ours = [r for r in groups.get(("lstm", "anbncn"), []) if r.get("status") == "done"]
+    if ours:
+        med = {w: float(np.median([r["metrics"][w]["frontier"]["value"] for r in ours]))
+               for w in ("fixed", "early")}  # fmt: skip
+        L += [f"Ours beside it (a^n b^n c^n LSTM at the chosen setting, next-symbol protocol, "
+              f"training n 1..{cfg['languages']['anbncn']['train_max']}, so not the same "
+              f"set-up): median frontier {med['fixed']:g} at the fixed budget, "
+              f"{med['early']:g} early-stopped, over {len(ours)} seeds.", ""]  # fmt: skip
     # --- limitations
     L += ["## Limitations", "",
           "- The fixed-budget network continues the early-stopped one with a fresh Adam state "
@@ -897,7 +919,12 @@ def write_study_report(data: dict, directory: str | Path, command: str = "") -> 
           "- The precision law for trained networks re-rounds float32-trained weights to each "
           "format; networks trained in the format itself may do better.",
           f"- Frontiers are checked to {cfg['frontier_limit']} at most; a value marked `>=` "
-          "did not fail there.", ""]  # fmt: skip
+          "did not fail there."]  # fmt: skip
+    errs = [a["error"] for a in an.values() if a.get("error")]
+    if errs:
+        L += [f"- The counter analysis failed on {len(errs)} network(s) (counted as no counting "
+              f"unit): {sorted(set(errs))[0][:200]}"]  # fmt: skip
+    L += [""]
     path = d / "study.md"
     path.write_text("\n".join(L) + "\n")
     return path
@@ -911,9 +938,14 @@ def _plot_precision(pl: dict, path: Path) -> None:
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     xs = [h["integer_range"] for h in pl["hand"]]
-    ys = [h["count_break"] for h in pl["hand"]]
     ax.plot(xs, xs, "k:", lw=1, label="n = integer range")
-    ax.scatter(xs, ys, marker="o", label="hand-built counter: count breaks")
+    for found, mark, label in ((True, "o", "hand-built counter: count breaks"),
+                               (False, "^", "hand-built counter: no break up to (lower bound)")):
+        hs = [h for h in pl["hand"] if h["found"] == found]
+        if hs:
+            ax.scatter([h["integer_range"] for h in hs], [h["count_break"] for h in hs],
+                       marker=mark, facecolors="C0" if found else "none", edgecolors="C0",
+                       label=label)  # fmt: skip
     for h in pl["hand"]:
         ax.annotate(h["precision"], (h["integer_range"], h["count_break"]), fontsize=7)
     for t in pl["trained"]:
