@@ -176,9 +176,13 @@ class Network:
         return Network(self.spec, self.alphabet, self._source, self.head, precision, self.threshold)
 
     def with_params(self, params: dict) -> Network:
-        """The same network with new weights (same names and shapes)."""
+        """The same network with new weights (same names and shapes).
+
+        Unlike :meth:`from_params` the weights may be non-finite: training uses it on
+        the weights of an update it then reports as diverged.
+        """
         shapes = {k: v.shape for k, v in self._source.items()}
-        p = validate_params(params, shapes, self.spec.name)
+        p = validate_params(params, shapes, self.spec.name, finite=False)
         return Network(self.spec, self.alphabet, p, self.head, self.precision, self.threshold)
 
     def _load(self, params: dict) -> None:

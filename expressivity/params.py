@@ -87,7 +87,9 @@ def expected_shapes(
     return shapes
 
 
-def validate_params(params: dict, shapes: dict[str, tuple[int, ...]], cell: str) -> dict:
+def validate_params(
+    params: dict, shapes: dict[str, tuple[int, ...]], cell: str, finite: bool = True
+) -> dict:
     """Check names, shapes and dtypes; return float64 copies.
 
     Raises
@@ -96,7 +98,7 @@ def validate_params(params: dict, shapes: dict[str, tuple[int, ...]], cell: str)
         (a ``KeyError`` and ``ValueError``) A parameter is missing, or one the cell
         does not have was given.
     ValueError
-        A parameter has the wrong shape, or holds NaN or an infinity.
+        A parameter has the wrong shape, or (with ``finite``) holds NaN or an infinity.
     TypeError
         A parameter is not a real floating-point array (integers, booleans and
         complex numbers are refused rather than silently cast).
@@ -123,7 +125,7 @@ def validate_params(params: dict, shapes: dict[str, tuple[int, ...]], cell: str)
             )
         if a.shape != shape:
             raise ValueError(f"parameter {k!r} has shape {a.shape}; cell {cell!r} expects {shape}")
-        if not np.isfinite(a).all():
+        if finite and not np.isfinite(a).all():
             bad = a[~np.isfinite(a)]
             raise ValueError(
                 f"parameter {k!r} holds {bad.size} non-finite value(s) ({float(bad[0])!r}); "
