@@ -581,3 +581,13 @@ def test_non_finite_states_and_empty_loss():
 def test_language_sampling_arguments(call, err, match):
     with pytest.raises(err, match=match):
         call(get_language("anbn"), np.random.default_rng(0))
+
+
+@PROP
+@given(text=st.text("[]=\"'abcdegilnrstu0123456789\n.,{}-_ #", max_size=80))
+def test_property_toml_files(text):
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "spec.toml"
+        path.write_text(text)
+        res = _documented(load_specs, path)
+        assert isinstance(res, (SpecError, tuple)), res

@@ -615,9 +615,12 @@ def _int_array(values, what: str, allowed: str) -> np.ndarray:
     except (ValueError, TypeError) as err:
         raise DFAError(f"{what} must be an array of ints ({allowed}): {err}") from None
     if arr.dtype.kind in "iu":
+        if arr.size and (int(arr.max()) > 2**31 or int(arr.min()) < -(2**31)):
+            raise DFAError(f"{what} holds {int(arr.max())}, which is not {allowed}")
         return arr.astype(np.int64)
     if arr.dtype.kind == "f":
-        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(arr) | (arr != np.round(arr)) | (np.abs(arr) > 2**31)
         if bad.any():
             raise DFAError(
                 f"{what} holds {float(arr[bad].reshape(-1)[0])!r}, which is not {allowed}: "
