@@ -616,7 +616,8 @@ def _int_array(values, what: str, allowed: str) -> np.ndarray:
         raise DFAError(f"{what} must be an array of ints ({allowed}): {err}") from None
     if arr.dtype.kind in "iu":
         if arr.size and (int(arr.max()) > 2**31 or int(arr.min()) < -(2**31)):
-            raise DFAError(f"{what} holds {int(arr.max())}, which is not {allowed}")
+            worst = int(arr.max()) if int(arr.max()) > 2**31 else int(arr.min())
+            raise DFAError(f"{what} holds {worst}, which is not {allowed}")
         return arr.astype(np.int64)
     if arr.dtype.kind == "f":
         with np.errstate(invalid="ignore"):
