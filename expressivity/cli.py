@@ -742,7 +742,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--quick", action="store_true", help="about two minutes on 2 cores")
     r.add_argument("--out", help="default results/<paper>[-quick]")
     r.add_argument("--seeds", type=POS_INT, metavar="N",
-                   help="seeds per cell, >= 1 (default 5, quick 2 / 1)")  # fmt: skip
+                   help="seeds per cell, >= 1 (default 5, quick 2 / 1; study 20, quick 2)")  # fmt: skip
     r.add_argument("--paper-lr", action="store_true", help="Adam lr 0.001 as in the paper")
     r.add_argument(
         "--docs", metavar="FOLDER",
