@@ -165,6 +165,11 @@ def test_next_symbol_refuses_negatives():
     with pytest.raises(ValueError, match="next-symbol head trains on positives only.*negative"):
         targets_for("next-symbol", ds)
     assert targets_for("next-symbol", ds[ds.labels]).shape[0] == int(ds.labels.sum())
+    from expressivity.training import TrainConfig, train
+
+    net = ex.Network.create("gru", lang.alphabet, 2, head="next-symbol", rng=RNG)
+    with pytest.raises(ValueError, match="next-symbol head trains on positives only"):
+        train(net, ds, TrainConfig(epochs=1))
 
 
 def test_readout_width_checked():
