@@ -25,7 +25,8 @@ def tiny_config():
     langs = {k: dict(cfg.languages[k], epochs=10) for k in ("tomita-5", "anbn")}
     return replace(cfg, cells=("lstm", "gru"), languages=langs, lrs=(1e-2,), frontier_limit=30,
                    precisions=("e5m2", "float16"), count_limit=4096, growth_n=60,
-                   weiss_cells=("lstm",), weiss_epochs=2, weiss_train_max=4)  # fmt: skip
+                   weiss_cells=("lstm",), weiss_epochs=2, weiss_train_max=4,
+                   control_doublings=1)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +77,10 @@ def test_hand_built_counter_breaks_at_the_integer_range():
 def test_report_tables(study):
     out, text, _ = study
     controls = text.index("## Controls first")
+    section = text[controls : text.index("## Counting languages")]
+    if "budget too small" in section:  # the budget was raised once for the controls
+        assert "Controls again at 2× the epoch budget" in section
+    assert "0/0" not in section  # a control that was not trained is not tabulated
     assert controls < text.index("## Counting languages")  # controls before any counting claim
     for head in ("## Settings search", "## The saturated class", "## The precision law",
                  "## The literature beside ours", "## Limitations", "Wall time", "Seeds:",
@@ -86,7 +91,7 @@ def test_report_tables(study):
     else:
         assert "Skipped:" in text and "EXPRESSIVITY_REFERENCE_DIR" in text
     # every row of the counting table: fractions with intervals and a frontier with its limit
-    counting = text[text.index("## Counting languages"):text.index("## The saturated class")]
+    counting = text[text.index("## Counting languages") : text.index("## The saturated class")]
     rows = [r for r in counting.splitlines() if r.startswith("| anbn | ")]
     assert len(rows) == 2
     for r in rows:

@@ -145,6 +145,7 @@ class StudyConfig:
     weiss_seeds: int = 5
     weiss_epochs: int = 1000
     weiss_train_max: int = 99
+    control_doublings: int = 2
     quick: bool = False
     eval_every: int = 5
     extra: dict = field(default_factory=dict)
@@ -184,7 +185,7 @@ def study_config(quick: bool = False, seeds: int | None = None) -> StudyConfig:
             search_seeds=1, seeds=2, frontier_limit=60, precisions=("e5m2", "e4m3", "bfloat16",
             "float16", "float32", "fixed8.8"), count_limit=1 << 13, growth_n=200,
             weiss_cells=("lstm", "gru"), weiss_seeds=1, weiss_epochs=10, weiss_train_max=10,
-            quick=True,
+            quick=True, control_doublings=0,
         )  # fmt: skip
     else:
         languages = {
@@ -485,6 +486,19 @@ def _choose(cfg: StudyConfig, rows: dict, cell: str, lang: str) -> dict:
     return dict(best, search=table)
 
 
+def _controls_short(cfg: StudyConfig, rows: list[dict]) -> list[str]:
+    """Cells that learn some regular control in at most half of their seeds (fixed budget)."""
+    groups = _by_cell_lang(rows)
+    short = []
+    for c in cfg.cells:
+        for lang in CONTROLS:
+            rs = groups.get((c, lang), [])
+            k = sum(bool(r["metrics"].get("fixed", {}).get("generalized")) for r in rs)
+            if rs and 2 * k <= len(rs) and c not in short:
+                short.append(c)
+    return short
+
+
 def run_study(cfg: StudyConfig, out_dir: str | Path, backend: str = "cpu",
               progress: Callable[[str], None] | None = log_info,
               reference_dir: str | Path | None = None) -> dict:  # fmt: skip
@@ -514,6 +528,19 @@ def run_study(cfg: StudyConfig, out_dir: str | Path, backend: str = "cpu",
             final_specs += [_spec(cfg, c, lang, ch["lr"], ch["hidden"], s)
                             for s in range(cfg.seeds)]  # fmt: skip
         frows = _run_groups(final_specs, cfg, out, store, "study-final", True, backend, progress)
+        raised, factor, rows_now = [], 1, list(frows.values())
+        for _ in range(cfg.control_doublings):  # the controls not learned: a larger budget
+            if not _controls_short(cfg, rows_now):
+                break
+            factor *= 2
+            specs = [_spec(cfg, c, lang, chosen[f"{c}|{lang}"]["lr"],
+                           chosen[f"{c}|{lang}"]["hidden"], s,
+                           epochs=factor * cfg.languages[lang]["epochs"])
+                     for lang in CONTROLS if lang in cfg.languages for c in cfg.cells
+                     for s in range(cfg.seeds)]  # fmt: skip
+            rows_now = list(_run_groups(specs, cfg, out, store, f"study-controls-x{factor}", True,
+                                        backend, progress).values())  # fmt: skip
+            raised.append({"factor": factor, "rows": rows_now})
         wt = cfg.weiss_train_max
         weiss_specs = [RunSpec(cell=c, language="anbn", protocol="weiss2018", train_min=1,
                                train_max=wt, eval_max=2 * wt, epochs=cfg.weiss_epochs, clip=5.0,
@@ -525,6 +552,7 @@ def run_study(cfg: StudyConfig, out_dir: str | Path, backend: str = "cpu",
     data["runs"] = len(srows) + len(frows) + len(wrows)
     data["chosen"] = chosen
     data["final"] = list(frows.values())
+    data["controls_raised"] = raised
     data["weiss"] = list(wrows.values())
     if progress:
         progress("analysing: counters, precision law, saturation, released networks")
@@ -711,6 +739,7 @@ def write_study_report(data: dict, directory: str | Path, command: str = "") -> 
     d.mkdir(parents=True, exist_ok=True)
     cfg = data["config"]
     cells, langs = list(cfg["cells"]), list(cfg["languages"])
+    controls = [x for x in CONTROLS if x in langs]
     groups = _by_cell_lang(data["final"])
     L: list[str] = ["# Which gated units count? The study", ""]
     if cfg["quick"]:
@@ -753,27 +782,48 @@ def write_study_report(data: dict, directory: str | Path, command: str = "") -> 
     L += ["", "## Controls first: regular languages learned", "",
           "Fraction of seeds that learn each regular control (every sampled word of every "
           "length right up to twice the training length), fixed budget / early-stopped.", "",
-          "| cell | " + " | ".join(f"{x} (fixed) | {x} (early)" for x in CONTROLS) + " | verdict |",
-          "|---|" + "---|---|" * len(CONTROLS) + "---|"]  # fmt: skip
+          "| cell | " + " | ".join(f"{x} (fixed) | {x} (early)" for x in controls) + " | verdict |",
+          "|---|" + "---|---|" * len(controls) + "---|"]  # fmt: skip
     short = []
     for c in cells:
         cols, ok = [], True
-        for lang in CONTROLS:
+        for lang in controls:
             rs = groups.get((c, lang), [])
             n = len(rs)
             for which in ("fixed", "early"):
                 k = sum(bool(r["metrics"].get(which, {}).get("generalized")) for r in rs)
                 cols.append(_frac(k, n))
-                if which == "fixed" and 2 * k <= n:
+                if which == "fixed" and n and 2 * k <= n:
                     ok = False
-        verdict = "learns the controls" if ok else "**budget too small** (controls not learned)"
+        verdict = ("learns the controls" if ok
+                   else "**budget too small** at this budget (controls not learned)")  # fmt: skip
         if not ok:
             short.append(c)
         L.append(f"| {c} | " + " | ".join(cols) + f" | {verdict} |")
+    for step in data.get("controls_raised", []):
+        g2 = _by_cell_lang(step["rows"])
+        L += ["", f"Controls again at {step['factor']}× the epoch budget (every cell, same "
+              "settings, same seeds):", "",
+              "| cell | " + " | ".join(f"{x} (fixed)" for x in controls) + " |",
+              "|---|" + "---|" * len(controls)]  # fmt: skip
+        for c in cells:
+            cols = []
+            for lang in controls:
+                rs = g2.get((c, lang), [])
+                k = sum(bool(r["metrics"].get("fixed", {}).get("generalized")) for r in rs)
+                cols.append(_frac(k, len(rs)))
+            L.append(f"| {c} | " + " | ".join(cols) + " |")
+        short = [c for c in short if c in _controls_short(_cfg_like(cfg), step["rows"])]
     if short:
-        L += ["", f"Cells that do not learn the controls in most seeds ({', '.join(short)}): "
-              "at this budget their counting results below say nothing about what the cell "
-              "can represent; the budget is too small for them."]  # fmt: skip
+        raised = data.get("controls_raised", [])
+        how = (
+            f" even at {raised[-1]['factor']}× the budget"
+            if raised
+            else " (the budget was not raised in this run)"
+        )
+        L += ["", f"Cells that do not learn the controls in most seeds{how} "
+              f"({', '.join(short)}): their counting results below say nothing about what the "
+              "cell can represent; the budget is too small for them."]  # fmt: skip
     # --- counting
     L += ["", "## Counting languages", "",
           "Generalized: the frontier (every n from 1 right: member accepted, near misses "
@@ -930,6 +980,11 @@ def write_study_report(data: dict, directory: str | Path, command: str = "") -> 
     return path
 
 
+def _cfg_like(cfg: dict) -> StudyConfig:
+    """A StudyConfig from its JSON form (cells and languages are what the report needs)."""
+    return StudyConfig(cells=tuple(cfg["cells"]), languages=dict(cfg["languages"]))
+
+
 def _plot_precision(pl: dict, path: Path) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -939,8 +994,10 @@ def _plot_precision(pl: dict, path: Path) -> None:
     ax = fig.add_subplot(1, 1, 1)
     xs = [h["integer_range"] for h in pl["hand"]]
     ax.plot(xs, xs, "k:", lw=1, label="n = integer range")
-    for found, mark, label in ((True, "o", "hand-built counter: count breaks"),
-                               (False, "^", "hand-built counter: no break up to (lower bound)")):
+    for found, mark, label in (
+        (True, "o", "hand-built counter: count breaks"),
+        (False, "^", "hand-built counter: no break up to (lower bound)"),
+    ):
         hs = [h for h in pl["hand"] if h["found"] == found]
         if hs:
             ax.scatter([h["integer_range"] for h in hs], [h["count_break"] for h in hs],
@@ -1006,8 +1063,11 @@ def reproduce_study(out_dir: str | Path = "results/study", quick: bool = False,
     cfg = config or study_config(quick, seeds)
     data = run_study(cfg, out_dir, backend, progress, reference_dir)
     data["machine"] = _machine()
-    cmd = "expressivity reproduce study" + (" --quick" if quick else "") + (
-        f" --seeds {seeds}" if seeds is not None else "")
+    cmd = (
+        "expressivity reproduce study"
+        + (" --quick" if quick else "")
+        + (f" --seeds {seeds}" if seeds is not None else "")
+    )
     report = write_study_report(data, out_dir, cmd)
     if docs_dir is not None:
         write_study_report(data, docs_dir, cmd)
