@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import expressivity as ex
+from expressivity.kernels import lanes
 from expressivity.kernels.lanes import TILE, tile_bounds, train_lanes
 from expressivity.languages import get_language
 from expressivity.protocols import get_protocol
@@ -84,10 +85,11 @@ def test_sgd_with_momentum_equals_training_alone():
     _check(nets, data, cfgs)
 
 
-def test_populations_across_tiles_and_not_a_multiple_of_the_simd_width():
-    P = TILE + 3  # two uneven tiles
-    assert len(tile_bounds(P, TILE, 1)) == 3
-    _check(*_setup("gru", P=P, H=2))
+def test_populations_across_tiles_and_not_a_multiple_of_the_simd_width(monkeypatch):
+    monkeypatch.setattr(lanes, "TILE", 8)  # 11 networks: two uneven tiles, 6 and 5 lanes
+    assert tile_bounds(11, lanes.TILE, 1).tolist() == [0, 6, 11]
+    assert tile_bounds(2 * TILE + 1, TILE, 1).shape == (4,)
+    _check(*_setup("gru", P=11, H=2))
 
 
 def test_a_diverging_network_stops_and_the_others_go_on():

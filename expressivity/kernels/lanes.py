@@ -27,10 +27,9 @@ statuses equal those of training it alone with
 :func:`expressivity.training.train`, bit for bit, in every precision
 (``tests/test_lanes.py``). There is no reassociated sum to bound.
 
-Tiles. Lanes are cut into tiles of :data:`TILE` networks (a few vector
-registers wide); a tile's weights and its per-step work arrays are copied
-into contiguous tile-local arrays for the whole call, so its K updates run in
-cache. Tiles are independent for the whole call, so with more than one numba
+Tiles. Lanes are cut into tiles of at most :data:`TILE` networks; a tile's
+weights and its per-step work arrays are copied into contiguous tile-local
+arrays for the whole call, so its K updates run on them. Tiles are independent for the whole call, so with more than one numba
 thread they run in parallel (one parallel region per call of K updates).
 
 Arrays (P networks, NW weights each, K updates, T steps):
@@ -47,7 +46,7 @@ Arrays (P networks, NW weights each, K updates, T steps):
 Examples
 --------
 >>> TILE
-32
+64
 >>> tile_bounds(40, 16, 1).tolist()  # balanced tiles of at most 16
 [0, 13, 27, 40]
 >>> tile_bounds(20, 16, 2).tolist()  # two threads: at least two tiles
@@ -67,11 +66,12 @@ from expressivity.kernels.scalar import exp
 
 __all__ = ["MIN_LANES", "TILE", "tile_bounds", "train_lanes"]
 
-#: networks per tile: the lane loops are short (one pass of LLVM's vectorised
-#: loop, 32 float32 lanes, has to fit in them: at 16 lanes they ran in the scalar
-#: remainder loop, 2-4x slower per lane); a tile's work arrays, T x gates x H x 32
-#: lanes, stream through cache step by step
-TILE = 32
+#: networks per tile (at most): every lane loop pays a fixed cost (the
+#: vectoriser's alias checks, its remainder loop) of several ns, so wider tiles
+#: are faster per network even when a tile's weights leave L2 (measured at
+#: H = 32, LSTM, T = 190: 3.4, 2.2, 1.4 and 1.0 ms per network-update at 8, 16,
+#: 32 and 64 lanes, on a shared machine)
+TILE = 64
 #: the CPU backend trains populations of at least this many one-word-per-update
 #: networks as lanes (one network alone keeps the fused step, built for it)
 MIN_LANES = 2
@@ -464,6 +464,28 @@ def _backward(wt, lens, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, d
                 dstate0[H + j, l] = dc[j, l]
 
 
+_TB = 8  # steps per block of the recurrent gradient sums
+
+
+@njit(cache=True)
+def _outer_block(grad, r0, a4, g, use4, a3, src, lens, t0, t1, H):
+    """grad[r0 + j H + k, l] += a[t, j, l] src[t, k, l] for t0 <= t < t1 (t < the lane's
+    length), t ascending; a = a4[:, g] if use4 else a3. The accumulator row stays in
+    L1 for the block of steps."""
+    L = lens.shape[0]
+    zero = grad.dtype.type(0.0)
+    for j in range(H):
+        for k in range(H):
+            r = r0 + j * H + k
+            for t in range(t0, t1):
+                if use4:
+                    for l in range(L):
+                        grad[r, l] += a4[t, g, j, l] * src[t, k, l] if t < lens[l] else zero
+                else:
+                    for l in range(L):
+                        grad[r, l] += a3[t, j, l] * src[t, k, l] if t < lens[l] else zero
+
+
 @njit(cache=True)
 def _gradients(wt, sym, lens, Tc, dims, cfg, prec, states, aux, dz, dpre, daux, dstate0, grad):
     """The gradient in the population layout, each entry rounded once (as
@@ -497,17 +519,14 @@ def _gradients(wt, sym, lens, Tc, dims, cfg, prec, states, aux, dz, dpre, daux, 
             a, x = daux[t, j], grad[od + j]
             for l in range(L):
                 x[l] += a[l] if t < lens[l] else zero
+    for t0 in range(0, Tc, _TB):  # U: blocks of steps, each entry's terms in step order
+        t1 = min(t0 + _TB, Tc)
         for g in range(G):
             after = cfg[_HDR + 5 * g + 3]
             if not (cfg[_HDR + 5 * g + 1] or after):
                 continue
-            src = aux[t] if (cfg[_HDR + 5 * g + 2] >= 0 and not after) else states[t]
-            for j in range(H):
-                a = daux[t, j] if after else dpre[t, g, j]
-                for k in range(H):
-                    x, s = grad[oU + (g * H + j) * H + k], src[k]
-                    for l in range(L):
-                        x[l] += a[l] * s[l] if t < lens[l] else zero
+            src = aux if (cfg[_HDR + 5 * g + 2] >= 0 and not after) else states
+            _outer_block(grad, oU + g * H * H, dpre, g, not after, daux, src, lens, t0, t1, H)
     for t in range(Tc + 1):
         h = states[t]
         for o in range(O):
@@ -566,7 +585,8 @@ def _not_finite(x):
 def _update(p0, dims, cfg, prec, trainable, hyper, tstep, act, lsum, grad, wt, mt, m1, m2, k,
             loss, status):  # fmt: skip
     """Clipping, Adam or SGD and re-rounding of the tile's active lanes (as
-    :func:`expressivity.kernels.step._train_network`); statuses and losses of update k."""
+    :func:`expressivity.kernels.step._train_network`); statuses and losses of update k.
+    Entry by entry, lanes innermost (each lane's scalars computed first)."""
     V, G, H, O, S, E, opt_code = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[7]
     NW, L = grad.shape
     oU = V * G * H
@@ -574,14 +594,18 @@ def _update(p0, dims, cfg, prec, trainable, hyper, tstep, act, lsum, grad, wt, m
     oE = oW + G * H * E
     zero = wt.dtype.type(0.0)
     ss = np.zeros(L)
-    bad = np.zeros(L, dtype=np.bool_)
+    bad = np.zeros(L, dtype=np.int8)
     for q in range(NW):
         if trainable[q]:
-            x = grad[q]
             for l in range(L):
-                gf = float(x[l])
-                bad[l] = bad[l] or _not_finite(gf)
+                gf = float(grad[q, l])
+                bad[l] |= _not_finite(gf)
                 ss[l] += gf * gf
+    ok = np.zeros(L, dtype=np.bool_)
+    scale = np.ones(L)
+    step = np.zeros(L)
+    eps_c2 = np.zeros(L)
+    lr, mu, b1, b2 = np.zeros(L), np.zeros(L), np.zeros(L), np.zeros(L)
     for l in range(L):
         if not act[l]:
             continue
@@ -596,46 +620,56 @@ def _update(p0, dims, cfg, prec, trainable, hyper, tstep, act, lsum, grad, wt, m
             status[k, p] = 2
             act[l] = 0
             continue
+        ok[l] = True
         norm = math.sqrt(ss[l])
         clip = hyper[p, 1]
-        scale = clip / norm if clip > 0.0 and norm > clip and norm > 0.0 else 1.0
+        scale[l] = clip / norm if clip > 0.0 and norm > clip and norm > 0.0 else 1.0
         t_next = tstep[p] + 1
-        lr, mu, b1, b2, eps = hyper[p, 0], hyper[p, 2], hyper[p, 3], hyper[p, 4], hyper[p, 5]
-        c1 = 1.0 - math.pow(b1, t_next)
-        c2 = 1.0 - math.pow(b2, t_next)
-        step, eps_c2 = lr * math.sqrt(c2) / c1, eps * math.sqrt(c2)
-        wbad = False
-        for q in range(NW):
-            if trainable[q]:
-                if scale != 1.0:
-                    grad[q, l] = float(grad[q, l]) * scale  # rounded to the carrier
+        lr[l], mu[l], b1[l], b2[l] = hyper[p, 0], hyper[p, 2], hyper[p, 3], hyper[p, 4]
+        c1 = 1.0 - math.pow(b1[l], t_next)
+        c2 = 1.0 - math.pow(b2[l], t_next)
+        step[l], eps_c2[l] = lr[l] * math.sqrt(c2) / c1, hyper[p, 5] * math.sqrt(c2)
+    wbad = np.zeros(L, dtype=np.int8)
+    for q in range(NW):
+        if not trainable[q]:
+            continue
+        for l in range(L):
+            if ok[l] and scale[l] != 1.0:
+                grad[q, l] = float(grad[q, l]) * scale[l]  # rounded to the carrier
+        for l in range(L):
+            if ok[l]:
                 g = float(grad[q, l])
                 master, a, b = mt[q, l], m1[q, l], m2[q, l]
                 if opt_code == _ADAM:
-                    a = a * b1 + (1.0 - b1) * g
-                    b = b * b2 + (1.0 - b2) * (g * g)
-                    master = master - step * a / (math.sqrt(b) + eps_c2)
-                elif mu != 0.0:
-                    a = mu * a + g
-                    master = master - lr * a
+                    a = a * b1[l] + (1.0 - b1[l]) * g
+                    b = b * b2[l] + (1.0 - b2[l]) * (g * g)
+                    master = master - step[l] * a / (math.sqrt(b) + eps_c2[l])
+                elif mu[l] != 0.0:
+                    a = mu[l] * a + g
+                    master = master - lr[l] * a
                 else:
-                    master = master - lr * g
+                    master = master - lr[l] * g
                 mt[q, l], m1[q, l], m2[q, l] = master, a, b
                 wt[q, l] = rnd(master, prec)
-                if _not_finite(master):
-                    wbad = True
-        if E > 0:  # re-pack XW from the rounded W and embedding (as params.pack)
-            for q in range(oU):
-                v, g, j = q // (G * H), (q // H) % G, q % H
-                acc = zero
-                if cfg[_HDR + 5 * g + 4]:
-                    for kk in range(E):
-                        acc += wt[oE + kk * V + v, l] * wt[oW + (g * H + j) * E + kk, l]
-                wt[q, l] = acc
-        tstep[p] = t_next
-        status[k, p] = 3 if wbad else 0
-        if wbad:
-            act[l] = 0
+                wbad[l] |= _not_finite(master)
+    if E > 0:  # re-pack XW from the rounded W and embedding (as params.pack)
+        for q in range(oU):
+            v, g, j = q // (G * H), (q // H) % G, q % H
+            has_w = cfg[_HDR + 5 * g + 4] != 0
+            for l in range(L):
+                if ok[l]:
+                    acc = zero
+                    if has_w:
+                        for kk in range(E):
+                            acc += wt[oE + kk * V + v, l] * wt[oW + (g * H + j) * E + kk, l]
+                    wt[q, l] = acc
+    for l in range(L):
+        if ok[l]:
+            p = p0 + l
+            tstep[p] += 1
+            status[k, p] = 3 if wbad[l] else 0
+            if wbad[l]:
+                act[l] = 0
 
 
 @njit(cache=True, nogil=True)
@@ -718,7 +752,7 @@ def _lanes_parallel(bounds, dims, model, opt, data, result, cfg, prec):
 
 
 def train_lanes(dims, model, opt, data, result, cfg, prec, threads: int = 1,
-                tile: int = TILE) -> None:  # fmt: skip
+                tile: int | None = None) -> None:  # fmt: skip
     """K updates of every active network, one word each, networks as lanes (module docstring).
 
     Parameters
@@ -727,7 +761,7 @@ def train_lanes(dims, model, opt, data, result, cfg, prec, threads: int = 1,
     model, opt, data, result : the arrays of the module docstring (lane-major weights)
     cfg, prec : the cell description and precision code of the networks
     threads : numba threads to spread the tiles over (1: serial)
-    tile : networks per tile
+    tile : networks per tile at most (default :data:`TILE`)
 
     Raises
     ------
@@ -757,7 +791,7 @@ def train_lanes(dims, model, opt, data, result, cfg, prec, threads: int = 1,
                          f"{idx.shape}")  # fmt: skip
     if result[0].shape != idx.shape or result[1].shape != idx.shape:
         raise ValueError(f"loss and status must have idx's shape {idx.shape}")
-    bounds = tile_bounds(P, tile, threads)
+    bounds = tile_bounds(P, TILE if tile is None else tile, threads)
     kernel = _lanes_parallel if threads > 1 and bounds.shape[0] > 2 else _lanes_serial
     dims = tuple(int(x) for x in dims[:8])
     kernel(bounds, dims, model, opt, data, result, cfg, prec)
