@@ -596,3 +596,12 @@ def test_property_toml_files(text):
         path.write_text(text)
         res = _documented(load_specs, path)
         assert isinstance(res, (SpecError, tuple)), res
+
+
+def test_regex_state_explosion_refused(monkeypatch):
+    import expressivity.languages.regex as regex
+
+    monkeypatch.setattr(regex, "MAX_DFA_STATES", 500)
+    with pytest.raises(RegexError, match="passes 500 DFA states"):
+        from_regex("(a|b)*a" + "(a|b)" * 12, "ab")
+    assert from_regex("(a|b)*a(a|b)", "ab").dfa().n_states == 4

@@ -18,6 +18,8 @@ __all__ = ["from_regex", "regex_to_dfa"]
 _SPECIAL = set("|*+?()[].ε")
 #: deepest nesting of parentheses a pattern may use
 MAX_NESTING = 100
+#: most DFA states the subset construction may build before it refuses
+MAX_DFA_STATES = 100_000
 
 
 class _NFA:
@@ -188,6 +190,12 @@ def regex_to_dfa(pattern: str, alphabet: str | None = None) -> DFA:
         for c in alphabet:
             nxt = closure(frozenset(t for q in cur for (x, t) in nfa.sym[q] if x == c))
             if nxt not in index:
+                if len(order) >= MAX_DFA_STATES:
+                    raise RegexError(
+                        f"regex {pattern[:60]!r}: its subset construction passes "
+                        f"{MAX_DFA_STATES:,} DFA states (the DFA of such a pattern can be "
+                        "exponentially large); use a smaller pattern or build the DFA directly"
+                    )
                 index[nxt] = len(order)
                 order.append(nxt)
             trans[(i, c)] = index[nxt]
