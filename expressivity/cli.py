@@ -143,7 +143,8 @@ def _spec_args(p: argparse.ArgumentParser, names) -> None:
                        metavar=name.split("-")[-1].upper())  # fmt: skip
 
 
-_NOT_SPEC = {"spec", "out", "store", "command", "func", "checkpoint", "backend"}
+_NOT_SPEC = {"spec", "out", "store", "command", "func", "checkpoint", "backend",
+             "discard_corrupt_checkpoints"}
 
 
 def _spec_from_args(args):

@@ -72,7 +72,7 @@ def test_save_load_round_trip(tmp_path, cell):
 def test_load_reports_corrupt_file(tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"not a zip file")
-    with pytest.raises(ValueError, match="not a readable"):
+    with pytest.raises(ValueError, match="not a network file"):
         ex.Network.load(bad)
 
 
