@@ -185,7 +185,7 @@ def study_config(quick: bool = False, seeds: int | None = None) -> StudyConfig:
             search_seeds=1, seeds=2, frontier_limit=60, precisions=("e5m2", "e4m3", "bfloat16",
             "float16", "float32", "fixed8.8"), count_limit=1 << 13, growth_n=200,
             weiss_cells=("lstm", "gru"), weiss_seeds=1, weiss_epochs=10, weiss_train_max=10,
-            quick=True, control_doublings=0,
+            quick=True, control_doublings=1,
         )  # fmt: skip
     else:
         languages = {
@@ -549,7 +549,8 @@ def run_study(cfg: StudyConfig, out_dir: str | Path, backend: str = "cpu",
         wrows = _run_groups(weiss_specs, cfg, out, store, "study-weiss", True, backend, progress,
                             weiss=True)  # fmt: skip
     data["reused"] = sum("recorded_at" in r for rs in (srows, frows, wrows) for r in rs.values())
-    data["runs"] = len(srows) + len(frows) + len(wrows)
+    data["runs"] = len(srows) + len(frows) + len(wrows) + sum(len(x["rows"]) for x in raised)
+    data["reused"] += sum("recorded_at" in r for x in raised for r in x["rows"])
     data["chosen"] = chosen
     data["final"] = list(frows.values())
     data["controls_raised"] = raised
@@ -796,7 +797,7 @@ def write_study_report(data: dict, directory: str | Path, command: str = "") -> 
                 if which == "fixed" and n and 2 * k <= n:
                     ok = False
         verdict = ("learns the controls" if ok
-                   else "**budget too small** at this budget (controls not learned)")  # fmt: skip
+                   else "**not learned** at this budget (too small for this cell)")  # fmt: skip
         if not ok:
             short.append(c)
         L.append(f"| {c} | " + " | ".join(cols) + f" | {verdict} |")
