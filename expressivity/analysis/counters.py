@@ -430,9 +430,11 @@ def _unbounded(
     rho: float, stretch: int, n_train: int, persistence_min: float = PERSISTENCE_MIN
 ) -> bool:
     """Counted undisturbed past STRETCH_MIN x training, and the fitted decay keeps it."""
-    if not np.isfinite(rho) or stretch < STRETCH_MIN * n_train:
+    if not np.isfinite(rho) or rho <= 0.0 or stretch < STRETCH_MIN * n_train:
         return False
-    return bool(rho**HORIZON >= persistence_min)
+    if rho >= 1.0:  # increments that do not decay (rho**HORIZON would overflow for rho > 1)
+        return True
+    return bool(HORIZON * np.log(rho) >= np.log(persistence_min)) if persistence_min > 0 else True
 
 
 def _probe(

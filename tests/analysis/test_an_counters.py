@@ -208,3 +208,18 @@ def test_released_anbncn_lstm_unit_c5_counts_a_minus_b_on_its_phases():
     assert c3.is_counter and c3.counter == 1 and c3.phases == "bc" and c3.r2 >= 0.99
     assert c3.stretch >= 2 * 49 and not c3.linear_beyond
     assert {"c3", "c5"} <= {u.name for u in rep.counters}
+
+
+def test_unboundedness_decision_on_growing_and_degenerate_decay_ratios():
+    from expressivity.analysis import counters as c
+
+    long = int(c.STRETCH_MIN * 10) + 1
+    # a fitted ratio above 1 (increments that grow) must not overflow: it does not decay
+    assert c._unbounded(1.5, long, 10) is True
+    assert c._unbounded(1.0 + 1e-3, long, 10) is True
+    # a contraction like a leaky unit's (rho = 1 - z) is not unbounded
+    assert c._unbounded(1.0 - 0.002, long, 10) is False
+    # no fit, or a stretch too short, is never called unbounded
+    for rho in (float("nan"), 0.0, -0.5):
+        assert c._unbounded(rho, long, 10) is False
+    assert c._unbounded(1.0, 10, 10) is False
