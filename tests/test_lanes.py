@@ -36,6 +36,14 @@ def _setup(cell, head="next-symbol", precision="float32", P=3, H=3, E=None, lr=0
     return nets, data, cfgs
 
 
+@pytest.fixture(autouse=True)
+def _lanes_from_two(monkeypatch):
+    """Small populations run as lanes here (by default only from MIN_LANES networks and
+    up to MAX_HIDDEN units)."""
+    monkeypatch.setattr(lanes, "MIN_LANES", 2)
+    monkeypatch.setattr(lanes, "MAX_HIDDEN", 64)
+
+
 def _rngs(P):
     return [np.random.default_rng(10 + p) for p in range(P)]
 

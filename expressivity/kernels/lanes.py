@@ -64,7 +64,7 @@ from expressivity.activations import relu, sigmoid, tanh
 from expressivity.kernels.cpu import _HDR, rnd
 from expressivity.kernels.scalar import exp
 
-__all__ = ["MIN_LANES", "TILE", "tile_bounds", "train_lanes"]
+__all__ = ["MAX_HIDDEN", "MIN_LANES", "TILE", "tile_bounds", "train_lanes"]
 
 #: networks per tile (at most): every lane loop pays a fixed cost (the
 #: vectoriser's alias checks, its remainder loop) of several ns, so wider tiles
@@ -73,8 +73,13 @@ __all__ = ["MIN_LANES", "TILE", "tile_bounds", "train_lanes"]
 #: 32 and 64 lanes, on a shared machine)
 TILE = 64
 #: the CPU backend trains populations of at least this many one-word-per-update
-#: networks as lanes (one network alone keeps the fused step, built for it)
-MIN_LANES = 2
+#: networks as lanes; smaller ones keep the fused one-network step, network
+#: after network (measured on the shared 2-core machine, Weiss protocol: lanes
+#: were 0.2-1.0x of it at P = 8, 0.6-1.2x at P = 32, 1.2-2.0x at P = 128)
+MIN_LANES = 64
+#: ... and hidden sizes up to this (at H = 32 lanes were 0.3-0.7x of the
+#: one-network step for the GRU and 0.6-1.2x for the LSTM at P = 32-128)
+MAX_HIDDEN = 16
 
 _LSTM, _INTERP, _KEEP = 0, 1, 2
 _NEXT_SYMBOL, _ACCEPT = 0, 1
@@ -776,7 +781,7 @@ def train_lanes(dims, model, opt, data, result, cfg, prec, threads: int = 1,
     >>> ds = Dataset.from_words(get_language("anbn"), ["ab", "aabb"])
     >>> nets = [ex.Network.create("gru", "ab", 2, rng=np.random.default_rng(s)) for s in range(3)]
     >>> out = train_population(nets, [ds] * 3, [np.random.default_rng(s) for s in range(3)],
-    ...                        TrainConfig(epochs=2))  # three networks: lanes
+    ...                        TrainConfig(epochs=2))  # lanes from MIN_LANES networks up
     >>> [r.updates for r in out]
     [4, 4, 4]
     """

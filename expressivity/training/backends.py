@@ -233,7 +233,7 @@ class CpuBackend(_Arrays):
     """The population on the CPU: one numba call per update of every network."""
 
     def __init__(self, nets, data, cfgs):
-        from expressivity.kernels.lanes import MIN_LANES
+        from expressivity.kernels import lanes
         from expressivity.kernels.step import fused
         from expressivity.protocols import targets_for
 
@@ -245,7 +245,8 @@ class CpuBackend(_Arrays):
             self.fused = fused(cfgs[0].batch_size, nets[0].hidden_size)
         # one word per update, several networks: networks as SIMD lanes (kernels.lanes),
         # whose weights are lane-major; self.model keeps (P, NW) views of them
-        self.lanes = cfgs[0].batch_size == 1 and len(nets) >= MIN_LANES
+        self.lanes = (cfgs[0].batch_size == 1 and len(nets) >= lanes.MIN_LANES
+                      and nets[0].hidden_size <= lanes.MAX_HIDDEN)  # fmt: skip
         self.work = _update_work(nets, data, cfgs[0].batch_size)
         if self.lanes:
             self.lane_model = tuple(np.ascontiguousarray(a.T) for a in self.model[:4])
