@@ -115,8 +115,10 @@ def worker_torch(repeats: int) -> list[float]:
 SETTINGS = {
     "ours": ("ours", {}),
     "ours, policy off": ("ours", {"EXPRESSIVITY_THREADS": "off"}),
-    "ours, one thread": ("ours", {"EXPRESSIVITY_THREADS": "off", "NUMBA_NUM_THREADS": "1",
-                                  "OPENBLAS_NUM_THREADS": "1"}),  # fmt: skip
+    "ours, one thread": (
+        "ours",
+        {"EXPRESSIVITY_THREADS": "off", "NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+    ),  # fmt: skip
     "PyTorch": ("torch", {}),
     "PyTorch, one thread": ("torch", {"TORCH_ONE_THREAD": "1"}),
 }

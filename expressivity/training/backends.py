@@ -7,7 +7,10 @@ arrays and runs K updates at a time:
 
 - :class:`CpuBackend`: numpy arrays; small batches run through the fused CPU
   step (:func:`expressivity.kernels.step.train_steps`), larger ones through
-  :meth:`Network.loss_and_grad_encoded` and the same optimizer;
+  :meth:`Network.loss_and_grad_encoded` and the same optimizer, large
+  populations of small one-word-per-update networks as SIMD lanes
+  (:func:`expressivity.kernels.lanes.train_lanes`, lane-major weights); numba
+  threads as the work justifies (:mod:`expressivity._threads`);
 - :class:`CudaBackend`: device arrays; one launch of
   :func:`expressivity.kernels.cuda_population.population_step` per update.
 
