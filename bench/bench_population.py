@@ -299,7 +299,7 @@ def main_cpu(a) -> None:
         "",
         "Population rows use the lanes kernel at every P ≥ 2 (forced for this table). "
         "Where it did not beat one network after another, the CPU backend does not use it "
-        "by default: lanes from `kernels.lanes.MIN_LANES` = 64 networks with at most "
+        "by default: lanes from `kernels.lanes.MIN_LANES` = 32 networks with at most "
         "`MAX_HIDDEN` = 16 units; otherwise the fused one-network step.",
     ]
     Path(a.out).write_text("\n".join(lines) + "\n")

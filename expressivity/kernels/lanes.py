@@ -74,9 +74,10 @@ __all__ = ["MAX_HIDDEN", "MIN_LANES", "TILE", "tile_bounds", "train_lanes"]
 TILE = 64
 #: the CPU backend trains populations of at least this many one-word-per-update
 #: networks as lanes; smaller ones keep the fused one-network step, network
-#: after network (measured on the shared 2-core machine, Weiss protocol: lanes
-#: were 0.2-1.0x of it at P = 8, 0.6-1.2x at P = 32, 1.2-2.0x at P = 128)
-MIN_LANES = 64
+#: after network (Weiss protocol, 2-core machine, H = 10: lanes were 0.7-0.8x
+#: of it at P = 8 and 1.0-1.2x at P = 32 under load, 1.7x at P = 32 and
+#: 2.1-2.5x at P = 128 when the machine was nearly idle)
+MIN_LANES = 32
 #: ... and hidden sizes up to this (at H = 32 lanes were 0.3-0.7x of the
 #: one-network step for the GRU and 0.6-1.2x for the LSTM at P = 32-128)
 MAX_HIDDEN = 16
