@@ -76,10 +76,15 @@ def test_every_head_equals_training_alone(cell, head):
     _check(*_setup(cell, head))
 
 
-@pytest.mark.parametrize("precision", ["float64", "float16"])
+@pytest.mark.parametrize("precision", ["float16", "bfloat16", "e4m3"])
 @pytest.mark.parametrize("cell", ["lstm", "gru", "mgu"])
 def test_precisions_equal_training_alone(cell, precision):
     _check(*_setup(cell, precision=precision))
+
+
+def test_a_float64_population_keeps_the_one_network_step():
+    nets, data, cfgs = _setup("gru", precision="float64")
+    assert not CpuBackend(nets, data, cfgs).lanes
 
 
 @pytest.mark.parametrize("precision", ["float32", "float16"])
