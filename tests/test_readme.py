@@ -52,7 +52,7 @@ def _commands() -> list[str]:
             continue
         for line in code.splitlines():
             for part in line.split(" && "):
-                cmd = part.strip()
+                cmd = part.split("  #", 1)[0].strip()  # a trailing comment is not the command
                 if not cmd or cmd.startswith("#") or cmd.startswith("pip "):
                     continue
                 if "python -m pytest" in cmd or cmd in out:
