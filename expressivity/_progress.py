@@ -44,9 +44,10 @@ __all__ = [
 LOGGER_NAME = "expressivity"
 logging.getLogger(LOGGER_NAME).addHandler(logging.NullHandler())
 
-#: rough cost of compiling one cached kernel of this package on a 2-core laptop
-#: (the cold first run of the main job spent about 5 minutes on ~50 kernels)
-SECONDS_PER_KERNEL = 6.0
+#: rough cost of compiling one cached kernel of this package on a 2-core machine:
+#: measured, the cold first run of ``reproduce weiss2018 --quick`` compiled the 52
+#: kernels it counts in 168 s in all (AMD EPYC, 2 cores, 2026-11-30)
+SECONDS_PER_KERNEL = 3.2
 
 _ENV = "EXPRESSIVITY_PROGRESS"
 
