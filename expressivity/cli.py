@@ -431,17 +431,19 @@ def _cmd_report(args) -> int:
 def _cmd_reproduce(args) -> int:
     from expressivity.experiments.reproduce import reproduce_weiss2018
 
-    if args.paper == "study":  # population training in this process; no dask
+    if not args.local:
+        _check_scheduler(args.scheduler)
+    if args.paper == "study":  # groups of runs as populations, on dask workers unless --local
         from expressivity.experiments.reproduce import reproduce_study
 
         out = args.out or ("results/study-quick" if args.quick else "results/study")
         _check_out_dir(Path(out))
         report = reproduce_study(out, quick=args.quick, seeds=args.seeds, docs_dir=args.docs,
-                                 backend=args.backend)  # fmt: skip
+                                 backend=args.backend,
+                                 executor="serial" if args.local else "dask",
+                                 scheduler=args.scheduler, n_workers=args.workers)  # fmt: skip
         print(Path(report).read_text())
         return 0
-    if not args.local:
-        _check_scheduler(args.scheduler)
     if args.paper == "variants":
         from expressivity.experiments.variants import reproduce_variants
 

@@ -66,6 +66,7 @@ __all__ = [
     "REFERENCE_LIMIT",
     "SEARCH_SEED0",
     "SUZGUN2019",
+    "GroupRunner",
     "StudyConfig",
     "count_break",
     "fisher_p",
@@ -391,7 +392,7 @@ def train_group(specs: list[RunSpec], cfg: StudyConfig, out: Path | None, evalua
         acc, loss = _val_score(res, run["val"])
         results[i] = {"status": "done", "metrics": {"early": dict(
             val_accuracy=acc, val_loss=loss, epochs=res.epochs_run, updates=res.updates,
-            stopped=res.stopped)}, "_early": res.net}  # fmt: skip
+            stopped=res.stopped, best_epoch=res.best_epoch)}, "_early": res.net}  # fmt: skip
         if weiss:  # at least the budget, then on until every training positive is accepted
             if dataset_accuracy(res.net, run["data"]) < 1.0:
                 cont.append(i)
@@ -415,7 +416,8 @@ def train_group(specs: list[RunSpec], cfg: StudyConfig, out: Path | None, evalua
             results[i]["_fixed"] = res.net
             results[i]["metrics"]["fixed"] = dict(val_accuracy=acc, val_loss=loss,
                                                   epochs=first[i].epochs_run + res.epochs_run,
-                                                  updates=first[i].updates + res.updates)  # fmt: skip
+                                                  updates=first[i].updates + res.updates,
+                                                  best_epoch=first[i].epochs_run + res.best_epoch)  # fmt: skip
     for i, r in enumerate(results):
         if r["status"] != "done":
             continue
@@ -441,9 +443,21 @@ def train_group(specs: list[RunSpec], cfg: StudyConfig, out: Path | None, evalua
     return results
 
 
+def _group_task(group: list[RunSpec], cfg, out, evaluate, backend, weiss) -> list[dict]:
+    """One group on a worker (or here): its rows without the networks (they are on disk)."""
+    res = train_group(group, cfg, out, evaluate, backend, weiss)
+    for r in res:
+        r.pop("net", None)
+    return res
+
+
 def _run_groups(specs: list[RunSpec], cfg, out, store, sweep, evaluate, backend, progress,
-                weiss=False) -> dict[str, dict]:  # fmt: skip
-    """Run the specs not yet in the store (grouped by shape); every spec's row by hash."""
+                weiss=False, runner=None) -> dict[str, dict]:  # fmt: skip
+    """Run the specs not yet in the store (grouped by shape); every spec's row by hash.
+
+    ``runner``: a :class:`GroupRunner` (dask workers); None trains here. Either
+    way each group's rows are recorded by this process as the group finishes.
+    """
     done = store.finished_hashes() if store is not None else set()
     groups: dict[tuple, list[RunSpec]] = defaultdict(list)
     for s in specs:
@@ -451,18 +465,72 @@ def _run_groups(specs: list[RunSpec], cfg, out, store, sweep, evaluate, backend,
             key = (s.cell, s.language, s.hidden_size, s.protocol, s.batch_size, s.optimizer)
             groups[key].append(s)
     rows: dict[str, dict] = {}
-    for key, group in groups.items():
-        for s, res in zip(group, train_group(group, cfg, out, evaluate, backend, weiss)):
-            res.pop("net", None)
+    todo = list(groups.items())
+    results = (runner.map(todo, cfg, out, evaluate, backend, weiss) if runner is not None else
+               ((key, g, _group_task(g, cfg, out, evaluate, backend, weiss)) for key, g in todo))
+    for i, (key, group, res_list) in enumerate(results, 1):
+        for s, res in zip(group, res_list):
             if store is not None:
                 store.record(s, res, sweep=sweep)
             rows[s.spec_hash] = dict(res, spec=s.to_dict())
         if progress:
-            progress(f"{sweep}: trained {key[0]} on {key[1]} (hidden {key[2]}, {len(group)} runs)")
+            progress(f"{sweep} [{i}/{len(todo)}]: trained {key[0]} on {key[1]} "
+                     f"(hidden {key[2]}, {len(group)} runs)")  # fmt: skip
     if store is not None:
         for r in store.rows(sweep=sweep):
             rows.setdefault(r["spec_hash"], r)
     return {s.spec_hash: rows[s.spec_hash] for s in specs if s.spec_hash in rows}
+
+
+class GroupRunner:
+    """Groups of runs on dask workers (a LocalCluster, one process per core, or a scheduler).
+
+    Each group is one task; results come back as groups finish, in any order,
+    and are recorded by the calling process. A group whose worker dies is run
+    again by dask (nothing of it was recorded). Use as a context manager.
+
+    Examples
+    --------
+    >>> with GroupRunner(n_workers=2) as runner:   # doctest: +SKIP
+    ...     data = run_study(study_config(quick=True), "results/study-quick", runner=runner)
+    """
+
+    def __init__(self, scheduler: str | None = None, n_workers: int | None = None):
+        self.scheduler, self.n_workers = scheduler, n_workers
+        self.cluster = self.client = None
+
+    def __enter__(self) -> GroupRunner:
+        from distributed import Client
+
+        from expressivity.experiments.sweep import local_cluster
+
+        if self.scheduler is None:
+            self.cluster = local_cluster(self.n_workers)
+        self.client = Client(self.cluster if self.cluster is not None else self.scheduler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.client is not None:
+            self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+    def map(self, todo, cfg, out, evaluate, backend, weiss):
+        """Yield ``(key, group, rows)`` for every ``(key, group)`` of ``todo`` as it finishes."""
+        from distributed import as_completed
+
+        # longest groups first (more runs, wider networks), so no worker idles at the end
+        order = sorted(todo, key=lambda kg: -len(kg[1]) * kg[0][2])
+        futs = {}
+        for key, group in order:
+            f = self.client.submit(_group_task, group, cfg, out, evaluate, backend, weiss,
+                                   key=f"study-{group[0].spec_hash}", pure=False)  # fmt: skip
+            futs[f] = (key, group)
+        for fut in as_completed(futs):
+            key, group = futs.pop(fut)
+            res = fut.result()
+            fut.release()
+            yield key, group, res
 
 
 # ----------------------------------------------------------------------------- the study
@@ -501,8 +569,12 @@ def _controls_short(cfg: StudyConfig, rows: list[dict]) -> list[str]:
 
 def run_study(cfg: StudyConfig, out_dir: str | Path, backend: str = "cpu",
               progress: Callable[[str], None] | None = log_info,
-              reference_dir: str | Path | None = None) -> dict:  # fmt: skip
+              reference_dir: str | Path | None = None,
+              runner: GroupRunner | None = None) -> dict:  # fmt: skip
     """Run (or resume) the whole study; returns the data of the report (JSON-able).
+
+    ``runner``: train the groups of runs on dask workers (:class:`GroupRunner`);
+    by default they train one after another in this process.
 
     Examples
     --------
@@ -519,7 +591,7 @@ def run_study(cfg: StudyConfig, out_dir: str | Path, backend: str = "cpu",
                         for lang in cfg.languages for c in cfg.cells for lr in cfg.lrs
                         for hs in cfg.hidden_sizes for i in range(cfg.search_seeds)]  # fmt: skip
         srows = _run_groups(search_specs, cfg, out, store, "study-search", False, backend,
-                            progress)  # fmt: skip
+                            progress, runner=runner)  # fmt: skip
         chosen = {f"{c}|{lang}": _choose(cfg, srows, c, lang)
                   for lang in cfg.languages for c in cfg.cells}  # fmt: skip
         final_specs = []
@@ -527,7 +599,8 @@ def run_study(cfg: StudyConfig, out_dir: str | Path, backend: str = "cpu",
             c, lang = key.split("|")
             final_specs += [_spec(cfg, c, lang, ch["lr"], ch["hidden"], s)
                             for s in range(cfg.seeds)]  # fmt: skip
-        frows = _run_groups(final_specs, cfg, out, store, "study-final", True, backend, progress)
+        frows = _run_groups(final_specs, cfg, out, store, "study-final", True, backend, progress,
+                            runner=runner)  # fmt: skip
         raised, factor, rows_now = [], 1, list(frows.values())
         for _ in range(cfg.control_doublings):  # the controls not learned: a larger budget
             if not _controls_short(cfg, rows_now):
@@ -539,7 +612,7 @@ def run_study(cfg: StudyConfig, out_dir: str | Path, backend: str = "cpu",
                      for lang in CONTROLS if lang in cfg.languages for c in cfg.cells
                      for s in range(cfg.seeds)]  # fmt: skip
             rows_now = list(_run_groups(specs, cfg, out, store, f"study-controls-x{factor}", True,
-                                        backend, progress).values())  # fmt: skip
+                                        backend, progress, runner=runner).values())  # fmt: skip
             raised.append({"factor": factor, "rows": rows_now})
         wt = cfg.weiss_train_max
         weiss_specs = [RunSpec(cell=c, language="anbn", protocol="weiss2018", train_min=1,
@@ -547,7 +620,7 @@ def run_study(cfg: StudyConfig, out_dir: str | Path, backend: str = "cpu",
                                target_accuracy=1.0, eval_every=1, seed=s, **WEISS_SETUP)
                        for c in cfg.weiss_cells for s in range(cfg.weiss_seeds)]  # fmt: skip
         wrows = _run_groups(weiss_specs, cfg, out, store, "study-weiss", True, backend, progress,
-                            weiss=True)  # fmt: skip
+                            weiss=True, runner=runner)  # fmt: skip
     data["reused"] = sum("recorded_at" in r for rs in (srows, frows, wrows) for r in rs.values())
     data["runs"] = len(srows) + len(frows) + len(wrows) + sum(len(x["rows"]) for x in raised)
     data["reused"] += sum("recorded_at" in r for x in raised for r in x["rows"])
@@ -1052,17 +1125,27 @@ def reproduce_study(out_dir: str | Path = "results/study", quick: bool = False,
                     seeds: int | None = None, docs_dir: str | Path | None = None,
                     backend: str = "cpu", progress: Callable[[str], None] | None = log_info,
                     reference_dir: str | Path | None = None,
-                    config: StudyConfig | None = None) -> Path:  # fmt: skip
+                    config: StudyConfig | None = None, executor: str = "serial",
+                    scheduler: str | None = None, n_workers: int | None = None) -> Path:  # fmt: skip
     """Run (or resume) the study and write ``study.md`` (also into ``docs_dir`` when given).
 
-    Returns the path of ``out_dir/study.md``.
+    ``executor``: ``"serial"`` (groups of runs one after another, here) or
+    ``"dask"`` (groups on a LocalCluster of ``n_workers`` processes, default one
+    per core, or on the running ``scheduler``). Returns the path of
+    ``out_dir/study.md``.
 
     Examples
     --------
     >>> reproduce_study("results/study-quick", quick=True)   # doctest: +SKIP
     """
     cfg = config or study_config(quick, seeds)
-    data = run_study(cfg, out_dir, backend, progress, reference_dir)
+    if executor not in ("serial", "dask"):
+        raise ValueError(f"executor must be 'serial' or 'dask', got {executor!r}")
+    if executor == "dask":
+        with GroupRunner(scheduler, n_workers) as runner:
+            data = run_study(cfg, out_dir, backend, progress, reference_dir, runner)
+    else:
+        data = run_study(cfg, out_dir, backend, progress, reference_dir)
     data["machine"] = _machine()
     cmd = (
         "expressivity reproduce study"
