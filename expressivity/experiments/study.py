@@ -468,14 +468,16 @@ def _run_groups(specs: list[RunSpec], cfg, out, store, sweep, evaluate, backend,
     todo = list(groups.items())
     results = (runner.map(todo, cfg, out, evaluate, backend, weiss) if runner is not None else
                ((key, g, _group_task(g, cfg, out, evaluate, backend, weiss)) for key, g in todo))
-    for i, (key, group, res_list) in enumerate(results, 1):
+    n_runs, i = sum(len(g) for _, g in todo), 0
+    for key, group, res_list in results:
         for s, res in zip(group, res_list):
             if store is not None:
                 store.record(s, res, sweep=sweep)
             rows[s.spec_hash] = dict(res, spec=s.to_dict())
+        i += len(group)
         if progress:
-            progress(f"{sweep} [{i}/{len(todo)}]: trained {key[0]} on {key[1]} "
-                     f"(hidden {key[2]}, {len(group)} runs)")  # fmt: skip
+            progress(f"{sweep} [{i}/{n_runs}]: trained {key[0]} on {key[1]} "
+                     f"(hidden {key[2]}, {len(group)} run{'s' * (len(group) > 1)})")  # fmt: skip
     if store is not None:
         for r in store.rows(sweep=sweep):
             rows.setdefault(r["spec_hash"], r)
@@ -485,8 +487,10 @@ def _run_groups(specs: list[RunSpec], cfg, out, store, sweep, evaluate, backend,
 class GroupRunner:
     """Groups of runs on dask workers (a LocalCluster, one process per core, or a scheduler).
 
-    Each group is one task; results come back as groups finish, in any order,
-    and are recorded by the calling process. A group whose worker dies is run
+    Each group is one task (a group smaller than the lanes kernel's
+    :data:`~expressivity.kernels.lanes.MIN_LANES` is one task per run: it would
+    not train faster together); results come back as tasks finish, in any
+    order, and are recorded by the calling process. A group whose worker dies is run
     again by dask (nothing of it was recorded). Use as a context manager.
 
     Examples
@@ -519,10 +523,19 @@ class GroupRunner:
         """Yield ``(key, group, rows)`` for every ``(key, group)`` of ``todo`` as it finishes."""
         from distributed import as_completed
 
-        # longest groups first (more runs, wider networks), so no worker idles at the end
-        order = sorted(todo, key=lambda kg: -len(kg[1]) * kg[0][2])
+        from expressivity.kernels.lanes import MIN_LANES
+
+        # a group too small for the lanes kernel gains nothing from training together:
+        # its runs become tasks of their own, so that no worker idles at the end
+        tasks = []
+        for key, group in todo:
+            if len(group) >= MIN_LANES:
+                tasks.append((key, group))
+            else:
+                tasks += [(key, [s]) for s in group]
+        tasks.sort(key=lambda kg: -len(kg[1]) * kg[0][2] * kg[1][0].epochs)  # longest first
         futs = {}
-        for key, group in order:
+        for key, group in tasks:
             f = self.client.submit(_group_task, group, cfg, out, evaluate, backend, weiss,
                                    key=f"study-{group[0].spec_hash}", pure=False)  # fmt: skip
             futs[f] = (key, group)
