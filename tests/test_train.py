@@ -143,7 +143,8 @@ def test_checkpoint_seconds_limits_writes(tmp_path, seconds, written_before_end)
 @pytest.mark.parametrize("protocol, language", [("weiss2018", "anbn"), ("recognition", "dyck-1"),
                                                 ("suzgun2019", "dyck-1")])  # fmt: skip
 def test_validation_on_codes_equals_validation_on_words(protocol, language):
-    from expressivity.training.trainer import _loss, _targets
+    from expressivity.protocols import targets_for
+    from expressivity.training.records import dataset_loss
 
     p, lang = get_protocol(protocol), get_language(language)
     val = p.validation_data(lang, np.random.default_rng(0), 0, 6)
@@ -153,7 +154,7 @@ def test_validation_on_codes_equals_validation_on_words(protocol, language):
     if p.head != "next-set":
         assert dataset_accuracy(net, val) == pytest.approx(by_word.mean())
     pos = val if p.head == "accept" else val[val.labels]
-    loss, _ = net.loss_and_grad_encoded(pos.symbols, pos.lengths, _targets(p.head, pos))
-    assert _loss(net, val) == pytest.approx(loss, rel=1e-12)
+    loss, _ = net.loss_and_grad_encoded(pos.symbols, pos.lengths, targets_for(p.head, pos))
+    assert dataset_loss(net, val) == pytest.approx(loss, rel=1e-12)
     empty = val[np.zeros(len(val), dtype=bool)]
-    assert np.isnan(_loss(net, empty)) and np.isnan(dataset_accuracy(net, empty))
+    assert np.isnan(dataset_loss(net, empty)) and np.isnan(dataset_accuracy(net, empty))

@@ -1,5 +1,11 @@
 """Training: the trainer, population training, optimizers and checkpoints.
 
+Imports point one way: :mod:`~expressivity.training.trainer` (``train``) ->
+:mod:`~expressivity.training.population` (``train_population``, the loop) ->
+:mod:`~expressivity.training.backends` (the updates) ->
+:mod:`~expressivity.training.records` (settings, results, epoch records,
+divergence, checkpoints of a run), with ``optim`` and ``checkpoint`` below.
+
 Examples
 --------
 >>> from expressivity.training import TrainConfig
@@ -10,13 +16,13 @@ Examples
 from expressivity.training.checkpoint import CheckpointError
 from expressivity.training.optim import SGD, Adam, clip_by_global_norm, make_optimizer
 from expressivity.training.population import train_population
-from expressivity.training.trainer import (
+from expressivity.training.records import (
     TrainConfig,
     TrainingDiverged,
     TrainResult,
     dataset_accuracy,
-    train,
 )
+from expressivity.training.trainer import train
 
 __all__ = [
     "SGD",

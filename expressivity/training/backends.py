@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 
 from expressivity._threads import numba_threads, threads_for
+from expressivity.training.optim import clip_by_global_norm
+from expressivity.training.records import batch_of
 
 __all__ = [
     "BACKENDS",
@@ -296,15 +298,13 @@ class CpuBackend(_Arrays):
 
     def _unfused(self, idx, nwords, active, loss, status) -> None:
         from expressivity.kernels.step import apply_update
-        from expressivity.training.optim import clip_by_global_norm
-        from expressivity.training.trainer import _batch
 
         dims = tuple(int(x) for x in self.dims)
         live = [p for p in np.flatnonzero(active)]
         for k in range(idx.shape[0]):
             for p in list(live):
                 net, cfg = self.current[p], self.cfgs[p]
-                sym, lens, tgt = _batch(self.data[p], self.targets[p], idx[k, p, : nwords[k, p]])
+                sym, lens, tgt = batch_of(self.data[p], self.targets[p], idx[k, p, : nwords[k, p]])
                 loss[k, p], grads = net.loss_and_grad_encoded(sym, lens, tgt)
                 if not np.isfinite(loss[k, p]):
                     status[k, p] = 1

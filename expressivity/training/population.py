@@ -24,7 +24,8 @@ Two backends run the updates (:mod:`expressivity.training.backends`):
 The networks must share a cell, hidden size, embedding size, alphabet, head
 and precision (the shape of the launch), the optimizer and the batch size.
 Validation, early stopping and checkpoints run on the CPU at the end of each
-network's epochs (weights are copied back then).
+network's epochs (weights are copied back then), with the bookkeeping of
+:mod:`expressivity.training.records`.
 
 Examples
 --------
@@ -54,15 +55,15 @@ import numpy as np
 
 from expressivity._threads import blas_limited
 from expressivity.training.backends import BACKENDS, CpuBackend, CudaBackend, resolve_backend
-from expressivity.training.trainer import (
+from expressivity.training.records import (
+    EpochBook,
     TrainConfig,
     TrainingDiverged,
     TrainResult,
-    _Book,
-    _diverged_error,
-    _net_meta,
-    _resume,
-    _save,
+    diverged_error,
+    net_meta,
+    resume_run,
+    save_run,
 )
 
 __all__ = ["BACKENDS", "train_population"]
@@ -176,16 +177,16 @@ def _train(nets, data, rngs, cfgs, validation, backend, progress, threads_per_bl
             else CudaBackend(nets, data, cfgs, threads_per_block))  # fmt: skip
     B = cfgs[0].batch_size
     results = [TrainResult(net=n) for n in nets]
-    books = [_Book(c, r, impl.master(p)) for p, (c, r) in enumerate(zip(cfgs, results))]
+    books = [EpochBook(c, r, impl.master(p)) for p, (c, r) in enumerate(zip(cfgs, results))]
     out: list = list(results)
     running = np.ones(P, dtype=bool)
     epoch = np.zeros(P, dtype=np.int64)
     last_good: list = [None] * P
-    metas = [_net_meta(n, len(d)) for n, d in zip(nets, data)]
+    metas = [net_meta(n, len(d)) for n, d in zip(nets, data)]
     for p, ck in enumerate(ckpts):
         if ck is None or not ck.exists():
             continue
-        state = _resume(ck, cfgs[p], metas[p], rngs[p], results[p], books[p])
+        state = resume_run(ck, cfgs[p], metas[p], rngs[p], results[p], books[p])
         epoch[p] = last_good[p] = results[p].resumed_from
         if state is None:  # it had finished
             running[p] = False
@@ -223,7 +224,7 @@ def _train(nets, data, rngs, cfgs, validation, backend, progress, threads_per_bl
             if failed.size:
                 st = int(status[k_end, p])
                 res.updates += st == 3  # the weights were updated, then found non-finite
-                out[p] = _diverged_error(_WHAT[st], int(epoch[p]), res.updates, ckpts[p],
+                out[p] = diverged_error(_WHAT[st], int(epoch[p]), res.updates, ckpts[p],
                                          last_good[p])  # fmt: skip
                 running[p] = False
                 continue
@@ -246,7 +247,7 @@ def _train(nets, data, rngs, cfgs, validation, backend, progress, threads_per_bl
             if ckpts[p] is not None and (due or done):
                 saved_at[p] = now
                 master, moments, t = impl.state(p)
-                _save(ckpts[p], cfg, metas[p], master, book.best, t, moments, rngs[p], e, res,
+                save_run(ckpts[p], cfg, metas[p], master, book.best, t, moments, rngs[p], e, res,
                       book.best_score, book.stale, done and stopped)  # fmt: skip
                 last_good[p] = e
             if done:
