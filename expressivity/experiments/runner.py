@@ -34,6 +34,8 @@ __all__ = [
     "POPULATION_KEY",
     "execute_population",
     "execute_run",
+    "lanes_compatible",
+    "population_key",
     "software_versions",
 ]
 
@@ -260,17 +262,97 @@ POPULATION_KEY = ("cell", "language", "protocol", "hidden_size", "embedding_size
                   "optimizer", "batch_size")  # fmt: skip
 
 
+def population_key(spec) -> tuple:
+    """The values of :data:`POPULATION_KEY` of a :class:`~expressivity.experiments.spec.RunSpec`.
+
+    Examples
+    --------
+    >>> from expressivity.experiments.spec import RunSpec
+    >>> population_key(RunSpec(cell="gru", language="anbn"))
+    ('gru', 'anbn', 'weiss2018', 10, 3, 'float32', 'adam', 1)
+    """
+    return tuple(getattr(spec, k) for k in POPULATION_KEY)
+
+
+def lanes_compatible(specs) -> bool:
+    """Whether the CPU trains ``specs`` together as SIMD lanes (:mod:`expressivity.kernels.lanes`).
+
+    True when the runs share :data:`POPULATION_KEY`, there are at least
+    ``lanes.MIN_LANES`` of them, each updates on one word (``batch_size == 1``),
+    has at most ``lanes.MAX_HIDDEN`` hidden units and a precision carried in
+    float32: the conditions under which
+    :class:`~expressivity.training.backends.CpuBackend` takes the lanes kernel.
+    Such a group trains faster as one population than one run after another,
+    with the same results bit for bit; :func:`~expressivity.experiments.sweep.run_sweep`
+    gives it to one worker. Smaller or other groups gain nothing from being a
+    CPU population.
+
+    Parameters
+    ----------
+    specs : run specs (:class:`~expressivity.experiments.spec.RunSpec`, or their dicts)
+
+    Examples
+    --------
+    >>> from expressivity.experiments.spec import RunSpec
+    >>> from expressivity.kernels.lanes import MIN_LANES
+    >>> group = [RunSpec(cell="lstm", language="anbn", seed=s) for s in range(MIN_LANES)]
+    >>> lanes_compatible(group), lanes_compatible(group[1:])
+    (True, False)
+    """
+    from expressivity.experiments.spec import RunSpec
+    from expressivity.kernels import lanes
+    from expressivity.precision import parse_precision
+
+    specs = [RunSpec(**s) if isinstance(s, dict) else s for s in specs]
+    if len(specs) < lanes.MIN_LANES or len({population_key(s) for s in specs}) != 1:
+        return False
+    s = specs[0]
+    return (s.batch_size == 1 and s.hidden_size <= lanes.MAX_HIDDEN
+            and np.dtype(parse_precision(s.precision).carrier) == np.float32)  # fmt: skip
+
+
 def execute_population(spec_dicts: list[dict], out_dir: str, backend: str = "cuda",
-                       on_result=None) -> list[dict]:  # fmt: skip
+                       on_result=None, store_path: str | None = None,
+                       discard_corrupt_checkpoints: bool = False,
+                       checkpoints: bool = False) -> list[dict]:  # fmt: skip
     """Train runs that share :data:`POPULATION_KEY` together, then evaluate each.
 
     The runs train at once with
     :func:`expressivity.training.population.train_population` (one kernel
-    launch per update on ``"cuda"``); each is then evaluated and saved as
-    :func:`execute_run` does. Results come in the order of ``spec_dicts``;
-    ``on_result(i, result)`` is called as each is ready. There is no training
-    checkpoint: an interrupted population trains again (finished runs are in
-    the store and are skipped).
+    launch per update on ``"cuda"``; SIMD lanes on ``"cpu"`` when
+    :func:`lanes_compatible`); each is then evaluated and saved as
+    :func:`execute_run` does, with the same row and model (plus
+    ``metrics["population"]`` and ``metrics["backend"]``). Results come in the
+    order of ``spec_dicts``; ``on_result(i, result)`` is called as each is
+    ready: the training of all ends together, so rows come during the
+    evaluations that follow it.
+
+    Parameters
+    ----------
+    spec_dicts : the runs' :class:`~expressivity.experiments.spec.RunSpec` as dicts
+    out_dir : models go to ``out_dir/models``, checkpoints to ``out_dir/checkpoints``
+    backend : ``"cuda"`` or ``"cpu"``
+    on_result : called ``on_result(i, result)`` as each result is ready
+    store_path : the results store, looked at (read only) before training and
+        before each model is saved: a run it holds as finished is not trained
+        (its result is ``{"status": "skipped"}``) and its model is never rewritten
+    discard_corrupt_checkpoints : as for :func:`execute_run`
+    checkpoints : train each run with its checkpoint (``out_dir/checkpoints``,
+        resumed from when present, as :func:`execute_run` does). Without
+        them an interrupted population trains again from the start (finished
+        runs are in the store and are skipped). A finished run's checkpoint is
+        *kept*, marked finished: the caller removes it once the run's row is
+        recorded, so a population interrupted before that (its worker killed
+        during the evaluations) loses no trained run: run again, it evaluates
+        those runs without training them.
+
+    Raises
+    ------
+    ValueError
+        The runs differ in :data:`POPULATION_KEY`.
+    CheckpointError
+        A run's checkpoint is corrupt (and not discarded) or belongs to another
+        configuration.
 
     Examples
     --------
@@ -281,26 +363,56 @@ def execute_population(spec_dicts: list[dict], out_dir: str, backend: str = "cud
     >>> [r["status"] for r in execute_population(specs, tempfile.mkdtemp(), backend="cpu")]
     ['done', 'done']
     """
+    from expressivity.experiments.store import is_finished
     from expressivity.training import TrainingDiverged
     from expressivity.training.population import train_population
 
     t0 = time.perf_counter()
-    runs = [_prepare(d) for d in spec_dicts]
-    keys = {tuple(getattr(r["spec"], k) for k in POPULATION_KEY) for r in runs}
+    out = Path(out_dir)
+    hashes = [_spec_hash(d) for d in spec_dicts]
+    results: list = [None] * len(spec_dicts)
+
+    def give(i: int, row: dict) -> None:
+        results[i] = row
+        if on_result is not None:
+            on_result(i, row)
+
+    def finished(i: int) -> bool:
+        return store_path is not None and is_finished(store_path, hashes[i])
+
+    todo = []
+    for i in range(len(spec_dicts)):
+        if finished(i):  # recorded already (e.g. a retry of a population whose worker died)
+            give(i, _skipped(hashes[i], store_path))
+        else:
+            todo.append(i)
+    if not todo:
+        return results
+    runs = [_prepare(spec_dicts[i]) for i in todo]
+    keys = {population_key(r["spec"]) for r in runs}
     if len(keys) > 1:
         raise ValueError(f"a population shares {', '.join(POPULATION_KEY)}; got {sorted(keys)}")
+    ckpts, discarded = None, {}
+    if checkpoints:
+        ckpts = [out / "checkpoints" / f"{hashes[i]}.npz" for i in todo]
+        for j, ckpt in enumerate(ckpts):
+            gone = _usable_checkpoint(ckpt, discard_corrupt_checkpoints)
+            if gone is not None:
+                discarded[j] = gone
     trained = train_population([r["net"] for r in runs], [r["data"] for r in runs],
                                [r["r_train"] for r in runs], [r["cfg"] for r in runs],
-                               [r["val"] for r in runs], backend=backend)  # fmt: skip
-    out = Path(out_dir)
-    results = []
-    for i, (run, res) in enumerate(zip(runs, trained)):
+                               [r["val"] for r in runs], backend=backend,
+                               checkpoints=ckpts)  # fmt: skip
+    for j, (i, run, res) in enumerate(zip(todo, runs, trained)):
         if isinstance(res, TrainingDiverged):
             row = _diverged(run, res, time.perf_counter() - t0)
+        elif finished(i):  # recorded meanwhile: its model stays
+            give(i, _skipped(hashes[i], store_path))
+            continue
         else:
             row = _finish(run, res, out, t0)
         row["metrics"].update(population=len(runs), backend=backend)
-        results.append(row)
-        if on_result is not None:
-            on_result(i, row)
+        if j in discarded:
+            row["metrics"]["discarded_checkpoint"] = discarded[j]
+        give(i, row)
     return results

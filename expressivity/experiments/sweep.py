@@ -26,6 +26,24 @@ Faults:
   :class:`~expressivity.experiments.store.StoreError` that says so and names
   the file; rows already written stay (one transaction each) and no temporary
   file remains. Rerun the same command once there is space.
+- Populations on the CPU: runs that the SIMD-lanes kernel trains together
+  (:func:`~expressivity.experiments.runner.lanes_compatible`: at least
+  ``lanes.MIN_LANES`` runs sharing
+  :data:`~expressivity.experiments.runner.POPULATION_KEY`, one word per
+  update, at most ``lanes.MAX_HIDDEN`` units, a float32-carried precision)
+  are one task: with dask one population per worker (a group is split into
+  at most one part per worker thread, each part at least ``MIN_LANES`` runs),
+  serially in this process. Each run equals it trained alone, bit for bit
+  (same row, same model; the row's metrics also name ``population`` and
+  ``backend``). Smaller or other groups run one task per run. A population
+  looks in the store before it trains (and before it saves each model), so a
+  retry skips runs recorded meanwhile. Its runs train with checkpoints; a
+  dask population returns its rows at its end (serially, each row is recorded
+  as its run is evaluated), and a finished run's checkpoint stays, marked
+  finished, until the client has recorded its row: a population whose worker
+  dies or that is interrupted loses no trained run; run again, it evaluates
+  the finished runs without training them and resumes the others from their
+  checkpoints.
 - A corrupt checkpoint fails its run with a message naming the file;
   ``discard_corrupt_checkpoints=True`` (``--discard-corrupt-checkpoints``)
   deletes it and starts that run afresh.
@@ -74,7 +92,7 @@ from expressivity.experiments.store import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CLUSTER_SETTINGS", "WORKER_ENV", "local_cluster", "run_sweep"]
+__all__ = ["CLUSTER_SETTINGS", "WORKER_ENV", "cpu_groups", "local_cluster", "run_sweep"]
 
 #: environment of worker processes: one thread each (numba's is set per task,
 #: since numba may already be imported, and its thread pool started, when the
@@ -125,7 +143,9 @@ def run_sweep(
     progress : called with one line per finished run (default: logged at INFO on
         ``expressivity.experiments``; None: silent); a progress bar counts the runs
         in a terminal or notebook
-    backend : ``"cpu"`` (each run trained alone, by the executor), ``"auto"`` (the
+    backend : ``"cpu"`` (each run trained alone by the executor, except groups that
+        :func:`~expressivity.experiments.runner.lanes_compatible` accepts: one
+        population task each, on a worker or in this process), ``"auto"`` (the
         GPU when there is one) or ``"cuda"``:
         runs that share :data:`~expressivity.experiments.runner.POPULATION_KEY`
         train together as one population on the GPU, in this process (the
@@ -175,7 +195,11 @@ def run_sweep(
             if backend == "cuda":
                 _run_populations(todo, book, out_dir)
             elif executor == "serial":
-                for spec in todo:
+                pops, singles = cpu_groups(todo)
+                for specs in pops:
+                    _log_population(specs, "in this process")
+                    _population_here(specs, book, out_dir, "cpu", opts)
+                for spec in singles:
                     book.record(spec, _safe(spec, out_dir, None, **opts))
             elif todo:
                 _run_dask(todo, book, out_dir, scheduler, n_workers, opts)
@@ -287,29 +311,133 @@ class _Book:
             )
 
 
+def cpu_groups(
+    specs: Sequence[RunSpec], parts: int = 1
+) -> tuple[list[list[RunSpec]], list[RunSpec]]:
+    """Split runs into CPU populations and runs trained alone.
+
+    Runs sharing :data:`~expressivity.experiments.runner.POPULATION_KEY` whose
+    group :func:`~expressivity.experiments.runner.lanes_compatible` accepts
+    become populations; a group is split into up to ``parts`` near-equal
+    populations (for as many workers), each of at least ``lanes.MIN_LANES``
+    runs. Every other run is trained alone.
+
+    Returns
+    -------
+    (populations, singles) : lists of run-spec lists, and of run specs, in input order
+
+    Examples
+    --------
+    >>> from expressivity.experiments.spec import RunSpec
+    >>> specs = [RunSpec(cell="gru", language="anbn", seed=s) for s in range(70)]
+    >>> pops, singles = cpu_groups(specs + [RunSpec(cell="lstm", language="anbn")], parts=2)
+    >>> [len(p) for p in pops], len(singles)
+    ([35, 35], 1)
+    """
+    from expressivity.experiments.runner import lanes_compatible, population_key
+    from expressivity.kernels.lanes import MIN_LANES
+
+    groups: dict[tuple, list[RunSpec]] = {}
+    for spec in specs:
+        groups.setdefault(population_key(spec), []).append(spec)
+    pops, together = [], set()
+    for group in groups.values():
+        if not lanes_compatible(group):
+            continue
+        k = max(1, min(len(group) // MIN_LANES, int(parts)))
+        cuts = [len(group) * i // k for i in range(k + 1)]
+        pops += [group[a:b] for a, b in zip(cuts, cuts[1:])]
+        together.update(s.spec_hash for s in group)
+    return pops, [s for s in specs if s.spec_hash not in together]
+
+
+def _log_population(specs: Sequence[RunSpec], where: str) -> None:
+    s = specs[0]
+    log.info("population of %d %s runs (%s, hidden %d) %s", len(specs), s.cell, s.language,
+             s.hidden_size, where)  # fmt: skip
+
+
+def _checkpoint(out_dir, spec: RunSpec) -> Path:
+    return Path(out_dir) / "checkpoints" / f"{spec.spec_hash}.npz"
+
+
+def _record_member(book: _Book, spec: RunSpec, res: dict, out_dir) -> None:
+    """Record a population's run; then its finished checkpoint is no longer needed."""
+    book.record(spec, res)
+    if res.get("status") in ("done", "skipped"):
+        _checkpoint(out_dir, spec).unlink(missing_ok=True)
+
+
 def _run_populations(todo, book: _Book, out_dir) -> None:
     """The ``backend="cuda"`` path: one population per group of compatible runs."""
-    from expressivity.experiments.runner import POPULATION_KEY, execute_population
+    from expressivity.experiments.runner import population_key
 
     groups: dict[tuple, list[RunSpec]] = {}
     for spec in todo:
-        groups.setdefault(tuple(getattr(spec, k) for k in POPULATION_KEY), []).append(spec)
+        groups.setdefault(population_key(spec), []).append(spec)
     for specs in groups.values():
-        recorded = set()
+        _log_population(specs, "on the GPU")
+        _population_here(specs, book, out_dir, "cuda")
 
-        def record(i, res, specs=specs, recorded=recorded):
-            recorded.add(i)
-            book.record(specs[i], res)
 
-        try:
-            execute_population([s.to_dict() for s in specs], str(out_dir), "cuda", record)
-        except StoreError:
-            raise
-        except Exception as err:  # the whole group failed: each run is an error row
-            res = _error_result(err, 0.0)
-            for i, spec in enumerate(specs):
-                if i not in recorded:
-                    book.record(spec, dict(res))
+def _population_here(specs, book: _Book, out_dir, backend: str, opts: dict | None = None) -> None:
+    """Train one population in this process, recording each run as it is evaluated.
+
+    On ``"cpu"`` the runs train with checkpoints (each removed once its row is
+    recorded) and the store is looked at first (``opts``, as for :func:`_safe`).
+    """
+    from expressivity.experiments import runner
+
+    recorded = set()
+
+    def record(i, res):
+        recorded.add(i)
+        _record_member(book, specs[i], res, out_dir)
+
+    dicts = [s.to_dict() for s in specs]
+    try:
+        if backend == "cuda":
+            runner.execute_population(dicts, str(out_dir), "cuda", record)
+        else:
+            runner.execute_population(dicts, str(out_dir), backend, record, checkpoints=True,
+                                      **(opts or {}))  # fmt: skip
+    except StoreError:
+        raise
+    except Exception as err:  # the whole group failed: each run is an error row
+        res = _error_result(err, 0.0)
+        for i, spec in enumerate(specs):
+            if i not in recorded:
+                book.record(spec, dict(res))
+
+
+def _safe_population(specs: Sequence[RunSpec], out_dir: Path, threads: int | None = None,
+                     store_path=None, discard_corrupt_checkpoints: bool = False) -> list[dict]:  # fmt: skip
+    """Run one CPU population on a worker; returns its rows at its end (errors as rows).
+
+    Runs finished in the store are skipped (the store is looked at before
+    training and before each model is saved); runs train with checkpoints,
+    which the client removes as it records each row.
+    """
+    from expressivity.experiments.runner import execute_population
+
+    t0 = time.perf_counter()
+    rows: list = [None] * len(specs)
+
+    def keep(i, res):
+        rows[i] = res
+
+    try:
+        if threads is not None:
+            import numba
+
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        execute_population([s.to_dict() for s in specs], str(out_dir), "cpu", keep,
+                           store_path=store_path, checkpoints=True,
+                           discard_corrupt_checkpoints=discard_corrupt_checkpoints)  # fmt: skip
+    except Exception as err:  # the runs not evaluated yet are error rows; retried next start
+        res = _error_result(err, time.perf_counter() - t0)
+        rows = [dict(res) if r is None else r for r in rows]
+    return rows
 
 
 def _error_result(err: BaseException, seconds: float) -> dict:
@@ -372,13 +500,20 @@ def _run_dask(todo, book: _Book, out_dir, scheduler, n_workers, opts) -> None:
     client = None
     try:
         client = Client(cluster if cluster is not None else scheduler)
+        slots = max(1, sum(client.nthreads().values()))
+        pops, singles = cpu_groups(todo, parts=slots)
         futs = {}
-        for spec in todo:
+        for specs in pops:  # the longest tasks first
+            _log_population(specs, "on a worker")
+            f = client.submit(_safe_population, specs, out_dir, 1, pure=False,
+                              key=f"population-{specs[0].spec_hash}-{len(specs)}", **opts)  # fmt: skip
+            futs[f] = specs
+        for spec in singles:
             f = client.submit(_safe, spec, out_dir, 1, key=f"run-{spec.spec_hash}", pure=False,
                               **opts)  # fmt: skip
             futs[f] = spec
         for fut in as_completed(futs):
-            spec = futs.pop(fut)
+            what = futs.pop(fut)
             try:
                 res = fut.result()
             except Exception as err:  # e.g. KilledWorker after repeated crashes
@@ -387,7 +522,12 @@ def _run_dask(todo, book: _Book, out_dir, scheduler, n_workers, opts) -> None:
             # would otherwise run the run again to restore a result the client still holds
             fut.release()
             del fut
-            book.record(spec, res)
+            if isinstance(what, RunSpec):
+                book.record(what, res)
+                continue
+            rows = res if isinstance(res, list) else [dict(res) for _ in what]
+            for spec, row in zip(what, rows):
+                _record_member(book, spec, row, out_dir)
     finally:
         if client is not None:
             client.close()
