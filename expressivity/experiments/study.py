@@ -834,7 +834,8 @@ def write_study_report(data: dict, directory: str | Path, command: str = "") -> 
               "smoke test of the pipeline, **not evidence**. The full run (20 seeds per cell and "
               "language, the full settings search) is pending.", ""]  # fmt: skip
     L += [f"- Command: `{command or 'expressivity reproduce study'}`",
-          f"- Wall time: {data['wall_seconds']:.0f} s on {data.get('machine', _machine())} "
+          f"- Wall time: {data['wall_seconds']:.0f} s ({data['wall_seconds'] / 60:.0f} min) on "
+          f"{data.get('machine', _machine())}, {data.get('executor', 'one process')} "
           f"({data.get('runs', 0)} training runs, {data.get('reused', 0)} of them reused from "
           "the results store of an earlier invocation)",
           f"- Seeds: {cfg['seeds']} per cell × language at the chosen setting (seeds 0..."
@@ -865,6 +866,7 @@ def write_study_report(data: dict, directory: str | Path, command: str = "") -> 
                             for t in others)  # fmt: skip
             L.append(f"| {lang} | {c} | {ch['lr']:g} | {ch['hidden']} | "
                      f"{ch['val_accuracy']:.3f} | {why} |")  # fmt: skip
+    L += _plateau_lines(data, cells, langs)
     # --- controls first
     L += ["", "## Controls first: regular languages learned", "",
           "Fraction of seeds that learn each regular control (every sampled word of every "
@@ -1067,6 +1069,37 @@ def write_study_report(data: dict, directory: str | Path, command: str = "") -> 
     return path
 
 
+def _plateau_lines(data: dict, cells: list, langs: list) -> list[str]:
+    """Was the budget a plateau? Where in the budget each fixed-budget network's best
+    validation weights came from, per cell and language of the final runs."""
+    groups = _by_cell_lang(data["final"])
+    budgets = {lang: int(data["config"]["languages"][lang]["epochs"]) for lang in langs}
+    L = ["", "### Was the budget enough?", "",
+         "Per cell and language (final runs): the epoch of the fixed-budget network's best "
+         "validation weights (median over seeds); *late*: seeds whose best came in the last "
+         "fifth of the budget, i.e. still improving on validation (accuracy, then loss) when "
+         "it ran out; *stop*: epochs to the early stop (median over the seeds that reached "
+         "100% validation accuracy). Budgets: "
+         + ", ".join(f"{lang} {b} epochs" for lang, b in budgets.items()) + ".", "",
+         "| cell | " + " | ".join(langs) + " |", "|---|" + "---|" * len(langs)]  # fmt: skip
+    for c in cells:
+        cols = []
+        for lang in langs:
+            done = [r for r in groups.get((c, lang), []) if r.get("status") == "done"]
+            best = [int(b) for r in done
+                    if (b := r["metrics"]["fixed"].get("best_epoch")) is not None]  # fmt: skip
+            if not best:
+                cols.append("–")
+                continue
+            late = sum(b > 0.8 * budgets[lang] for b in best)
+            early = [int(r["metrics"]["early"]["epochs"]) for r in done
+                     if r["metrics"]["early"].get("stopped") == "target_accuracy"]  # fmt: skip
+            es = f"{int(np.median(early))}" if early else "–"
+            cols.append(f"{int(np.median(best))}, late {late}/{len(best)}, stop {es}")
+        L.append(f"| {c} | " + " | ".join(cols) + " |")
+    return L
+
+
 def _cfg_like(cfg: dict) -> StudyConfig:
     """A StudyConfig from its JSON form (cells and languages are what the report needs)."""
     return StudyConfig(cells=tuple(cfg["cells"]), languages=dict(cfg["languages"]))
@@ -1160,6 +1193,13 @@ def reproduce_study(out_dir: str | Path = "results/study", quick: bool = False,
     else:
         data = run_study(cfg, out_dir, backend, progress, reference_dir)
     data["machine"] = _machine()
+    if executor == "dask":
+        import os
+
+        data["executor"] = (f"{n_workers or os.cpu_count() or 1} dask worker processes"
+                            if scheduler is None else "dask workers of a given scheduler")  # fmt: skip
+    else:
+        data["executor"] = "one process"
     cmd = (
         "expressivity reproduce study"
         + (" --quick" if quick else "")
