@@ -498,6 +498,13 @@ def reproduce_variants(
         f"{len(CELLS)} cells × {len(TASKS)} languages × {n_seeds} seeds).",
         "All networks: 10 hidden units, float32, Adam (learning rate 0.01), gradients "
         "clipped to norm 5, early stop at 100% validation accuracy, best validation weights.",
+        "Not a fair comparison of cells: these settings are the same for every cell, not "
+        "tuned per cell, so a cell that needs another learning rate or a longer budget looks "
+        "worse here than it is (at learning rate 0.01 most GRUs and MGUs do not even learn "
+        "the training range). The study (`expressivity reproduce study`, docs/study.md) "
+        "tunes each cell's learning rate and hidden size on validation data, checks that "
+        "every cell learns regular controls first, and trains 20 seeds per cell: read it for "
+        "which cells count.",
     ]
     for lang, t in TASKS.items():
         s = t[size]
