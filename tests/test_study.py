@@ -16,6 +16,7 @@ from expressivity.experiments.study import (
     hand_built_counter,
     reproduce_study,
     study_config,
+    suzgun_specs,
     wilson_interval,
 )
 
@@ -46,6 +47,12 @@ def test_quick_config_covers_every_cell():
     assert full.seeds == 20 and min(full.lrs) <= 3e-4 and max(full.lrs) >= 1e-2
     assert set(full.hidden_sizes) == {10, 32}
     assert {"tomita-5", "anbn", "anbncn", "dyck-1", "shuffle-2"} <= set(full.languages)
+    # Suzgun et al.'s set-up: their size, window, outputs and number of updates
+    # (150 epochs of 1000 words drawn from 50 values of n = 3000 epochs of the 50 words)
+    (z, *rest) = suzgun_specs(full)
+    assert len(rest) + 1 == 10 and (z.hidden_size, z.train_min, z.train_max) == (3, 1, 50)
+    assert (z.protocol, z.lr, z.batch_size, z.clip) == ("suzgun2019", 0.01, 1, 0.0)
+    assert z.epochs * (z.train_max - z.train_min + 1) == 150 * 1000
     with pytest.raises(ValueError, match="seeds"):
         study_config(seeds=0)
 
@@ -84,8 +91,11 @@ def test_report_tables(study):
     assert controls < text.index("## Counting languages")  # controls before any counting claim
     for head in ("## Settings search", "## The saturated class", "## The precision law",
                  "## The literature beside ours", "## Limitations", "Wall time", "Seeds:",
-                 "Not verified from a primary source", "139.5"):  # fmt: skip
+                 "Verified: re-derived from the authors' released result file", "139.5",
+                 "Their set-up as we train it"):  # fmt: skip
         assert head in text, head
+    suzgun = text[text.index("Their set-up as we train it") : text.index("## Limitations")]
+    assert re.search(r"\| fixed budget \| (>= )?\d+ \| \d+–\d+ \| \d/1 \[", suzgun), suzgun
     if os.environ.get("EXPRESSIVITY_REFERENCE_DIR"):  # the released networks, or why not
         assert "| anbn lstm | " in text and "checked to" in text
     else:

@@ -75,6 +75,7 @@ __all__ = [
     "reproduce_study",
     "run_study",
     "study_config",
+    "suzgun_specs",
     "wilson_interval",
     "write_study_report",
 ]
@@ -93,14 +94,25 @@ PREDICTION = {
 }
 _FSM = "finite-state (saturated GRU: convex mix of bounded states, Merrill 2019)"
 
-#: Suzgun et al. (2019), a^n b^n c^n LSTM: published figures we could not check here
+#: Suzgun, Belinkov & Shieber (2019), "On Evaluating the Generalization of LSTM Models in
+#: Formal Languages" (SCiL 2019), a^n b^n c^n LSTM: their set-up as their released code
+#: (github.com/suzgunmirac/lstm-eval, main.py) has it, and their figures re-derived from
+#: their released result file results/result_abc_uniform_1_3_1_50.npz (e_1, the first n
+#: whose next-set predictions go wrong, of each of 10 trials: after the last of 150 epochs,
+#: and at the first epoch whose e_1 exceeds the training window)
 SUZGUN2019 = {
-    "setting": "LSTM, hidden 3, training n in [1, 50], next-set outputs (sigmoid, threshold 0.5)",
+    "citation": "Suzgun, Belinkov & Shieber (2019), SCiL",
+    "setting": "LSTM, 1 layer, hidden 3, a^n b^n c^n with n drawn uniformly from [1, 50] "
+    "(1000 training words), one word per update, RMSprop lr 0.01, MSE on sigmoid next-set "
+    "outputs, threshold 0.5, 150 epochs, 10 trials",
     "median_first_wrong_n": 139.5,
     "trials": 10,
     "range": (83, 244),
     "early_stopped_median": 59.5,
-    "verified": False,
+    "early_range": (54, 64),
+    "verified": True,
+    "source": "re-derived from the authors' released result file "
+    "results/result_abc_uniform_1_3_1_50.npz (public repository suzgunmirac/lstm-eval)",
 }
 
 #: the released networks' frontiers are searched at least this far (a few seconds each)
@@ -127,6 +139,8 @@ class StudyConfig:
     count_limit : longest a^n along which the hand-built counter's break is looked for
     saturation_factor, growth_n : the saturated class (weights x factor, states along a^growth_n)
     weiss_cells, weiss_seeds, weiss_epochs, weiss_train_max : Weiss et al.'s set-up
+    suzgun_seeds, suzgun_epochs, suzgun_train_max : Suzgun et al. (2019)'s a^n b^n c^n
+        set-up as far as ours can follow it (:func:`suzgun_specs`)
     quick : the CI-sized version
     """
 
@@ -147,6 +161,9 @@ class StudyConfig:
     weiss_epochs: int = 1000
     weiss_train_max: int = 99
     control_doublings: int = 2
+    suzgun_seeds: int = 10
+    suzgun_epochs: int = 3000
+    suzgun_train_max: int = 50
     quick: bool = False
     eval_every: int = 5
     extra: dict = field(default_factory=dict)
@@ -186,7 +203,8 @@ def study_config(quick: bool = False, seeds: int | None = None) -> StudyConfig:
             search_seeds=1, seeds=2, frontier_limit=60, precisions=("e5m2", "e4m3", "bfloat16",
             "float16", "float32", "fixed8.8"), count_limit=1 << 13, growth_n=200,
             weiss_cells=("lstm", "gru"), weiss_seeds=1, weiss_epochs=10, weiss_train_max=10,
-            quick=True, control_doublings=1,
+            quick=True, control_doublings=1, suzgun_seeds=1, suzgun_epochs=20,
+            suzgun_train_max=6,
         )  # fmt: skip
     else:
         languages = {
@@ -303,6 +321,32 @@ def _spec(cfg: StudyConfig, cell: str, lang: str, lr: float, hidden: int, seed: 
              epochs=t["epochs"], target_accuracy=1.0, eval_every=cfg.eval_every, seed=seed)  # fmt: skip
     d.update(over)
     return RunSpec(**d)
+
+
+def suzgun_specs(cfg: StudyConfig) -> list[RunSpec]:
+    """Suzgun et al. (2019)'s a^n b^n c^n LSTM, as close as this toolkit follows it.
+
+    The same: 1 layer, hidden 3, one-hot input, next-set outputs (sigmoids,
+    threshold 0.5), n from 1 to 50, one word per update, learning rate 0.01, no
+    gradient clipping, and the same number of updates (their 150 epochs of 1000
+    words drawn uniformly from the 50 values of n are 3000 epochs of the 50
+    distinct words here). Different: Adam instead of RMSprop and cross-entropy
+    instead of squared error (the toolkit has neither of theirs), and each epoch
+    visits every n once instead of a uniform draw.
+
+    Examples
+    --------
+    >>> s = suzgun_specs(study_config())[0]
+    >>> s.hidden_size, s.protocol, s.train_max, s.epochs, s.lr
+    (3, 'suzgun2019', 50, 3000, 0.01)
+    """
+    tm = cfg.suzgun_train_max
+    return [RunSpec(cell="lstm", language="anbncn", protocol="suzgun2019", hidden_size=3,
+                    embedding_size=0, precision="float32", train_min=1, train_max=tm,
+                    eval_max=2 * tm, optimizer="adam", lr=0.01, batch_size=1, clip=0.0,
+                    epochs=cfg.suzgun_epochs, target_accuracy=1.0,
+                    eval_every=max(1, cfg.suzgun_epochs // 150), seed=s)
+            for s in range(cfg.suzgun_seeds)]  # fmt: skip
 
 
 def _prepare(spec: RunSpec):
@@ -634,13 +678,18 @@ def run_study(cfg: StudyConfig, out_dir: str | Path, backend: str = "cpu",
                        for c in cfg.weiss_cells for s in range(cfg.weiss_seeds)]  # fmt: skip
         wrows = _run_groups(weiss_specs, cfg, out, store, "study-weiss", True, backend, progress,
                             weiss=True, runner=runner)  # fmt: skip
-    data["reused"] = sum("recorded_at" in r for rs in (srows, frows, wrows) for r in rs.values())
-    data["runs"] = len(srows) + len(frows) + len(wrows) + sum(len(x["rows"]) for x in raised)
+        zrows = _run_groups(suzgun_specs(cfg), cfg, out, store, "study-suzgun", True, backend,
+                            progress, runner=runner)  # fmt: skip
+    data["reused"] = sum("recorded_at" in r for rs in (srows, frows, wrows, zrows)
+                         for r in rs.values())  # fmt: skip
+    data["runs"] = (len(srows) + len(frows) + len(wrows) + len(zrows)
+                    + sum(len(x["rows"]) for x in raised))  # fmt: skip
     data["reused"] += sum("recorded_at" in r for x in raised for r in x["rows"])
     data["chosen"] = chosen
     data["final"] = list(frows.values())
     data["controls_raised"] = raised
     data["weiss"] = list(wrows.values())
+    data["suzgun"] = list(zrows.values())
     if progress:
         progress("analysing: counters, precision law, saturation, released networks")
     data["analysis"] = _analyse(cfg, data["final"], out)
@@ -1031,21 +1080,7 @@ def write_study_report(data: dict, directory: str | Path, command: str = "") -> 
         ep = np.median([r["metrics"]["fixed"]["epochs"] for r in done]) if done else float("nan")
         L.append(f"| {c[0]} | {_frac(k, len(rs))} | {_fr(fs[(len(fs) - 1) // 2]) if fs else '–'}"
                  f" | {ep:.0f} |")  # fmt: skip
-    s = SUZGUN2019
-    L += ["", "### Suzgun et al. (2019), a^n b^n c^n", "",
-          f"{s['setting']}: first wrong n median {s['median_first_wrong_n']} over {s['trials']} "
-          f"trials, range {s['range'][0]}–{s['range'][1]} (median {s['early_stopped_median']} "
-          "when early-stopped at the first 100%). **Not verified from a primary source** here: "
-          "quoted from a secondary summary of the authors' released result files, not "
-          "re-derived from the paper or the files.", ""]  # fmt: skip
-    ours = [r for r in groups.get(("lstm", "anbncn"), []) if r.get("status") == "done"]
-    if ours:
-        med = {w: float(np.median([r["metrics"][w]["frontier"]["value"] for r in ours]))
-               for w in ("fixed", "early")}  # fmt: skip
-        L += [f"Ours beside it (a^n b^n c^n LSTM at the chosen setting, next-symbol protocol, "
-              f"training n 1..{cfg['languages']['anbncn']['train_max']}, so not the same "
-              f"set-up): median frontier {med['fixed']:g} at the fixed budget, "
-              f"{med['early']:g} early-stopped, over {len(ours)} seeds.", ""]  # fmt: skip
+    L += _suzgun_lines(data, groups)
     # --- limitations
     L += ["## Limitations", "",
           "- The fixed-budget network continues the early-stopped one with a fresh Adam state "
@@ -1067,6 +1102,50 @@ def write_study_report(data: dict, directory: str | Path, command: str = "") -> 
     path = d / "study.md"
     path.write_text("\n".join(L) + "\n")
     return path
+
+
+def _suzgun_lines(data: dict, groups: dict) -> list[str]:
+    """Suzgun et al. (2019)'s figures, their set-up as we train it, and our tuned LSTMs."""
+    s, cfg = SUZGUN2019, data["config"]
+    L = ["", f"### {s['citation']}, a^n b^n c^n", "",
+         f"Theirs: {s['setting']}. First wrong n (e_1) after the last epoch: median "
+         f"{s['median_first_wrong_n']:g} over {s['trials']} trials, range {s['range'][0]}–"
+         f"{s['range'][1]}; at the first epoch whose e_1 passes the training window (early "
+         f"stopping): median {s['early_stopped_median']:g}, range {s['early_range'][0]}–"
+         f"{s['early_range'][1]}. "
+         + (f"Verified: {s['source']}." if s.get("verified") else
+            "**Not verified from a primary source.**"), ""]  # fmt: skip
+    zs = [r for r in data.get("suzgun", []) if r.get("status") == "done"]
+    n_all = len(data.get("suzgun", []))
+    if zs:
+        L += [f"Their set-up as we train it ({n_all} seed{'s' * (n_all != 1)}, `suzgun_specs`: hidden 3, n 1.."
+              f"{cfg.get('suzgun_train_max', 50)}, next-set sigmoids at 0.5, lr 0.01, "
+              f"{cfg.get('suzgun_epochs', 3000)} epochs of the distinct words = their number "
+              "of updates; Adam and cross-entropy instead of RMSprop and squared error). "
+              "First wrong n: the first failure of the dense frontier search (`>=`: none "
+              "up to where it was checked):", "",
+              "| network | first wrong n, median | range | generalized (2× training) |",
+              "|---|---|---|---|"]  # fmt: skip
+        for w, name in (("fixed", "fixed budget"), ("early", "early-stopped")):
+            fr = [r["metrics"][w]["frontier"] for r in zs]
+            v = [int(f["first_failure"]) if f.get("first_failure") is not None
+                 else int(f["checked_to"]) + 1 for f in fr]  # fmt: skip
+            bound = any(f.get("first_failure") is None for f in fr)
+            k = sum(bool(r["metrics"][w].get("generalized")) for r in zs)
+            L.append(f"| {name} | {'>= ' if bound else ''}{float(np.median(v)):g} | "
+                     f"{min(v)}–{max(v)} | {_frac(k, len(zs))} |")  # fmt: skip
+        if n_all > len(zs):
+            L.append(f"\n{n_all - len(zs)} of these runs diverged.")
+        L.append("")
+    ours = [r for r in groups.get(("lstm", "anbncn"), []) if r.get("status") == "done"]
+    if ours:
+        med = {w: float(np.median([r["metrics"][w]["frontier"]["value"] for r in ours]))
+               for w in ("fixed", "early")}  # fmt: skip
+        L += [f"The study's own a^n b^n c^n LSTMs (chosen setting, next-symbol protocol, "
+              f"training n 1..{cfg['languages']['anbncn']['train_max']}, so not their set-up): "
+              f"median frontier {med['fixed']:g} at the fixed budget, {med['early']:g} "
+              f"early-stopped, over {len(ours)} seeds.", ""]  # fmt: skip
+    return L
 
 
 def _plateau_lines(data: dict, cells: list, langs: list) -> list[str]:
