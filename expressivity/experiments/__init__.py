@@ -10,13 +10,14 @@ Examples
 """
 
 from expressivity.experiments.spec import RunSpec, SpecError, load_specs, parse_specs
-from expressivity.experiments.store import ResultsStore, StoreError
+from expressivity.experiments.store import ResultsStore, StoreBusyError, StoreError
 from expressivity.experiments.sweep import local_cluster, run_sweep
 
 __all__ = [
     "ResultsStore",
     "RunSpec",
     "SpecError",
+    "StoreBusyError",
     "StoreError",
     "load_specs",
     "local_cluster",
