@@ -441,7 +441,8 @@ def _cmd_reproduce(args) -> int:
         report = reproduce_study(out, quick=args.quick, seeds=args.seeds, docs_dir=args.docs,
                                  backend=args.backend,
                                  executor="serial" if args.local else "dask",
-                                 scheduler=args.scheduler, n_workers=args.workers)  # fmt: skip
+                                 scheduler=args.scheduler, n_workers=args.workers,
+                                 frontier_limit=args.frontier_limit)  # fmt: skip
         print(Path(report).read_text())
         return 0
     if args.paper == "variants":
@@ -747,6 +748,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seeds", type=POS_INT, metavar="N",
                    help="seeds per cell, >= 1 (default 5, quick 2 / 1; study 20, quick 2)")  # fmt: skip
     r.add_argument("--paper-lr", action="store_true", help="Adam lr 0.001 as in the paper")
+    r.add_argument("--frontier-limit", type=POS_INT, metavar="N",
+                   help="study: largest n a frontier search checks, >= 1 (default 2000; the "
+                   "search's cost grows as n^2)")  # fmt: skip
     r.add_argument(
         "--docs", metavar="FOLDER",
         help="variants, study: also write variants.md / study.md and plots here",
