@@ -621,17 +621,22 @@ def _choose(cfg: StudyConfig, rows: dict, cell: str, lang: str) -> dict:
     return dict(best, search=table)
 
 
-def _controls_short(cfg: StudyConfig, rows: list[dict]) -> list[str]:
-    """Cells that learn some regular control in at most half of their seeds (fixed budget)."""
+def _short_controls(cfg: StudyConfig, rows: list[dict]) -> list[tuple[str, str]]:
+    """(cell, control) pairs learned in at most half of their seeds (fixed budget)."""
     groups = _by_cell_lang(rows)
-    short = []
+    pairs = []
     for c in cfg.cells:
         for lang in CONTROLS:
             rs = groups.get((c, lang), [])
             k = sum(bool(r["metrics"].get("fixed", {}).get("generalized")) for r in rs)
-            if rs and 2 * k <= len(rs) and c not in short:
-                short.append(c)
-    return short
+            if rs and 2 * k <= len(rs):
+                pairs.append((c, lang))
+    return pairs
+
+
+def _controls_short(cfg: StudyConfig, rows: list[dict]) -> list[str]:
+    """Cells that learn some regular control in at most half of their seeds (fixed budget)."""
+    return list(dict.fromkeys(c for c, _ in _short_controls(cfg, rows)))
 
 
 def run_study(cfg: StudyConfig, out_dir: str | Path, backend: str = "cpu",
@@ -670,14 +675,14 @@ def run_study(cfg: StudyConfig, out_dir: str | Path, backend: str = "cpu",
                             runner=runner)  # fmt: skip
         raised, factor, rows_now = [], 1, list(frows.values())
         for _ in range(cfg.control_doublings):  # the controls not learned: a larger budget
-            if not _controls_short(cfg, rows_now):
+            pairs = _short_controls(cfg, rows_now)  # for those (cell, control) pairs only
+            if not pairs:
                 break
             factor *= 2
             specs = [_spec(cfg, c, lang, chosen[f"{c}|{lang}"]["lr"],
                            chosen[f"{c}|{lang}"]["hidden"], s,
                            epochs=factor * cfg.languages[lang]["epochs"])
-                     for lang in CONTROLS if lang in cfg.languages for c in cfg.cells
-                     for s in range(cfg.seeds)]  # fmt: skip
+                     for c, lang in pairs for s in range(cfg.seeds)]  # fmt: skip
             rows_now = list(_run_groups(specs, cfg, out, store, f"study-controls-x{factor}", True,
                                         backend, progress, runner=runner).values())  # fmt: skip
             raised.append({"factor": factor, "rows": rows_now})
@@ -950,8 +955,9 @@ def write_study_report(data: dict, directory: str | Path, command: str = "") -> 
         L.append(f"| {c} | " + " | ".join(cols) + f" | {verdict} |")
     for step in data.get("controls_raised", []):
         g2 = _by_cell_lang(step["rows"])
-        L += ["", f"Controls again at {step['factor']}× the epoch budget (every cell, same "
-              "settings, same seeds):", "",
+        L += ["", f"Controls again at {step['factor']}× the epoch budget, for each cell and "
+              "control learned in at most half of the seeds before (same settings, same seeds; "
+              "– : not rerun, learned already):", "",
               "| cell | " + " | ".join(f"{x} (fixed)" for x in controls) + " |",
               "|---|" + "---|" * len(controls)]  # fmt: skip
         for c in cells:
@@ -959,7 +965,7 @@ def write_study_report(data: dict, directory: str | Path, command: str = "") -> 
             for lang in controls:
                 rs = g2.get((c, lang), [])
                 k = sum(bool(r["metrics"].get("fixed", {}).get("generalized")) for r in rs)
-                cols.append(_frac(k, len(rs)))
+                cols.append(_frac(k, len(rs)) if rs else "–")
             L.append(f"| {c} | " + " | ".join(cols) + " |")
         short = [c for c in short if c in _controls_short(_cfg_like(cfg), step["rows"])]
     if short:
