@@ -1040,7 +1040,9 @@ def write_study_report(data: dict, directory: str | Path, command: str = "") -> 
         rs = [r for r in groups.get((c, "anbn"), []) if r.get("status") == "done"]
         ans = [an.get(RunSpec(**r["spec"]).spec_hash, {}) for r in rs]
         k = sum(bool(a.get("saturated_counts")) for a in ans)
-        L.append(f"| {c} | {_frac(k, len(ans))} | {PREDICTION.get(c, _FSM)} (prediction) |")
+        n_all = len(groups.get((c, "anbn"), []))
+        got = _frac(k, len(ans)) if ans else f"– (all {n_all} diverged)" if n_all else "–"
+        L.append(f"| {c} | {got} | {PREDICTION.get(c, _FSM)} (prediction) |")
     # --- precision law
     pl = data["precision_law"]
     L += ["", "## The precision law", "",
