@@ -123,3 +123,14 @@ def test_resumes_from_the_store(study):
     again: list[str] = []
     reproduce_study(out, config=tiny_config(), progress=again.append)
     assert not any("trained" in line for line in again)  # every run came from the store
+
+
+def test_reproduce_study_refuses_bad_arguments(tmp_path):
+    from expressivity.experiments.study import reproduce_study
+
+    for bad in (0, -3, True):
+        with pytest.raises(ValueError, match="frontier_limit"):
+            reproduce_study(tmp_path / "s", config=tiny_config(), frontier_limit=bad)
+    with pytest.raises(ValueError, match="executor"):
+        reproduce_study(tmp_path / "s", config=tiny_config(), executor="threads")
+    assert not (tmp_path / "s").exists()  # refused before anything was written
