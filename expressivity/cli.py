@@ -749,7 +749,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="seeds per cell, >= 1 (default 5, quick 2 / 1; study 20, quick 2)")  # fmt: skip
     r.add_argument("--paper-lr", action="store_true", help="Adam lr 0.001 as in the paper")
     r.add_argument("--frontier-limit", type=POS_INT, metavar="N",
-                   help="study: largest n a frontier search checks, >= 1 (default 2000; the "
+                   help="study: largest n a frontier search checks, >= 1 (default 10000; the "
                    "search's cost grows as n^2)")  # fmt: skip
     r.add_argument(
         "--docs", metavar="FOLDER",

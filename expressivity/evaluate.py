@@ -56,23 +56,35 @@ from typing import Any
 
 import numpy as np
 
+from expressivity.prefixes import accepts_shared, outputs_shared, shared_acceptance
+
 __all__ = [
     "ACCEPT_SEARCH_FACTOR",
     "DEFAULT_FRONTIER_LIMIT",
+    "EXTRA_OFFSETS",
+    "FRONTIER_DEFINITION",
     "FRONTIER_BATCH_BYTES",
     "PRECISION_RATIO",
     "EvalResult",
     "Frontier",
+    "continuation_of",
     "describe_word",
     "evaluate_by_length",
     "evaluate_counting",
     "format_spacing",
     "frontier",
+    "frontier_near_misses",
     "predicted_sets_correct",
     "search_frontier",
     "word_correct",
 ]
 
+#: The definition of a right n the frontier uses (docs/frontier.md): 2 adds the
+#: ±2 near misses and the continuation test to definition 1 (member accepted, ±1
+#: near misses rejected, next sets right).
+FRONTIER_DEFINITION = 2
+#: Block-count offsets the frontier's near misses add to the language's ±1.
+EXTRA_OFFSETS = (2,)
 #: Largest n the dense frontier search checks unless told otherwise.
 DEFAULT_FRONTIER_LIMIT = 10_000
 #: Bytes of forward workspace per call of the search (states, gates and auxiliary
@@ -193,7 +205,9 @@ class Frontier:
         The first ``n`` that is not right; None when none failed up to ``checked_to``.
     reason : str
         Why the walk stopped: ``"limit"`` (no failure up to the limit),
-        ``"positive rejected"``, ``"next set wrong"`` or ``"near miss accepted"``.
+        ``"positive rejected"``, ``"next set wrong"``, ``"near miss accepted"``,
+        ``"continuation accepted"`` (a non-member ``a^n b^k``, ``k <= 2n``, is
+        accepted) or ``"continuation rejected"`` (a member along it is not).
     failed_on : str
         The failing word in run-length form (``"a^440 b^441"``); empty for ``"limit"``.
     start : int
@@ -208,6 +222,10 @@ class Frontier:
     explanation : str
         For a break the format explains: the unit whose value ran into the
         format (its value, the format's spacing there, its step per symbol).
+    definition : int
+        Which definition of *right* was used (:data:`FRONTIER_DEFINITION`;
+        stored frontiers without this field used definition 1, near misses at
+        ±1 only, which a count kept modulo 2 passes).
 
     Examples
     --------
@@ -227,6 +245,7 @@ class Frontier:
     criterion: str = "correct"
     precision_explains: bool | None = None
     explanation: str = ""
+    definition: int = FRONTIER_DEFINITION
 
     @property
     def exact(self) -> bool:
@@ -246,28 +265,114 @@ class Frontier:
         return asdict(self)
 
 
-def _near_misses_of(lang: Any, n: int) -> list[str]:
-    """The near misses of size ``n``: the language's own definition, nothing else."""
-    return list(lang.near_misses(int(n)))
+def _runs(word: str) -> list[tuple[str, int]]:
+    return [(c, len(list(g))) for c, g in groupby(word)]
 
 
-def _judge(net, lang, ns: Sequence[int], criterion: str):
-    """For each n: None when right, else (reason, failing word); and the members' acceptance."""
+def frontier_near_misses(lang: Any, n: int) -> list[str]:
+    """The near misses the frontier rejects at ``n``: the language's own
+    ``lang.near_misses(n)`` (each block count ±1), then each block count of the
+    member changed by ±2 (:data:`EXTRA_OFFSETS`), keeping only non-members.
+
+    A count kept modulo 2 (seen in trained tanh RNNs: they accept ``a^n b^m``
+    whenever ``n - m`` is even) gets every ±1 near miss right; ±2 catches it.
+
+    Examples
+    --------
+    >>> from expressivity.languages import get_language
+    >>> [describe_word(w) for w in frontier_near_misses(get_language("anbn"), 3)]
+    ['a^2 b^3', 'a^4 b^3', 'a^3 b^2', 'a^3 b^4', 'a^1 b^3', 'a^5 b^3', 'a^3 b^1', 'a^3 b^5']
+    """
+    base = list(lang.near_misses(int(n)))
+    runs = _runs(lang.positive_of_n(int(n)))
+    extra: list[str] = []
+    for i in range(len(runs)):
+        for off in EXTRA_OFFSETS:
+            for d in (-off, off):
+                if runs[i][1] + d < 0:
+                    continue
+                w = "".join(c * (k + d if j == i else k) for j, (c, k) in enumerate(runs))
+                if w not in base and w not in extra:
+                    extra.append(w)
+    if extra:
+        extra = [w for w, m in zip(extra, lang.contains_batch(extra)) if not m]
+    return base + extra
+
+
+def continuation_of(lang: Any, n: int) -> str:
+    """The member of size ``n`` with its last block read on to twice its length.
+
+    ``a^n b^(2n)`` for ``a^n b^n``. Along it the frontier asks that every prefix
+    be accepted exactly when it is in the language, so no ``a^n b^k`` with
+    ``k <= 2n``, ``k != n`` may be accepted: a count kept modulo any period up to
+    ``n`` fails. Empty for the empty member.
+
+    Examples
+    --------
+    >>> from expressivity.languages import get_language
+    >>> describe_word(continuation_of(get_language("anbncn"), 2))
+    'a^2 b^2 c^4'
+    """
+    member = lang.positive_of_n(int(n))
+    if not member:
+        return ""
+    return member + member[-1] * _runs(member)[-1][1]
+
+
+def _judge(net, lang, ns: Sequence[int], criterion: str, batch_symbols: int | None = None):
+    """For each n: None when right, else (reason, failing word); and the members' acceptance.
+
+    All words of all ``ns`` run together, their shared prefixes once
+    (:mod:`expressivity.prefixes`): for ``criterion="correct"`` the
+    continuations (:func:`continuation_of`, whose prefixes include the member)
+    and the near misses (:func:`frontier_near_misses`).
+    """
     pos = [lang.positive_of_n(int(n)) for n in ns]
-    acc = net.accepts(pos)
+    if criterion != "correct":
+        acc = accepts_shared(net, pos, batch_symbols=batch_symbols)
+        out = [None if a else ("positive rejected", w) for a, w in zip(acc, pos)]
+        idx = np.flatnonzero(acc)
+        if criterion == "sets" and idx.size:
+            ok = predicted_sets_correct(net, [pos[i] for i in idx], lang,
+                                        batch_symbols=batch_symbols)  # fmt: skip
+            for i in idx[~ok]:
+                out[i] = ("next set wrong", pos[i])
+        return out, acc
+    nm_lists = [frontier_near_misses(lang, n) for n in ns]
+    uniq = list(dict.fromkeys(w for ws in nm_lists for w in ws))
+    conts = [continuation_of(lang, n) for n in ns]
+    nm_acc, along = shared_acceptance(
+        net, uniq + [p for p, c in zip(pos, conts) if not c], along=[c for c in conts if c],
+        batch_symbols=batch_symbols,
+    )  # fmt: skip
+    verdict = dict(zip(uniq, nm_acc[: len(uniq)].tolist()))
+    empty = iter(nm_acc[len(uniq) :].tolist())  # members without a continuation (n = 0)
+    full = iter(along)
+    along = [next(full) if c else None for c in conts]
+    acc = np.array([a[len(p)] if a is not None else next(empty) for a, p in zip(along, pos)],
+                   dtype=bool)  # fmt: skip
+    cont_bad: list[tuple[str, str] | None] = [None] * len(ns)
+    codes, lengths = lang.encode_batch([c for c in conts if c]) if any(conts) else (None, None)
+    member_at = lang.next_sets(codes, lengths)[:, :, -1] if codes is not None else None
+    k = 0
+    for i, c in enumerate(conts):
+        if not c:
+            continue
+        want = member_at[k, : len(c) + 1]
+        k += 1
+        wrong = np.flatnonzero(along[i][1:] != want[1:]) + 1  # the empty word is left out
+        if wrong.size:
+            t = int(wrong[0])
+            why = "continuation accepted" if along[i][t] else "continuation rejected"
+            cont_bad[i] = (why, c[:t])
     sets_ok = np.ones(len(ns), dtype=bool)
-    nm_first: list[str | None] = [None] * len(ns)
-    if criterion == "correct":
-        if net.head == "next-set":
-            idx = np.flatnonzero(acc)
-            if idx.size:
-                sets_ok[idx] = predicted_sets_correct(net, [pos[i] for i in idx], lang)
-        nm_lists = [_near_misses_of(lang, n) for n in ns]
-        uniq = list(dict.fromkeys(w for ws in nm_lists for w in ws))
-        if uniq:
-            verdict = dict(zip(uniq, net.accepts(uniq).tolist()))
-            for i, ws in enumerate(nm_lists):
-                nm_first[i] = next((w for w in ws if verdict[w]), None)
+    if net.head == "next-set":
+        idx = np.flatnonzero(acc)
+        if idx.size:
+            sets_ok[idx] = predicted_sets_correct(
+                net, [pos[i] for i in idx], lang, batch_symbols=batch_symbols
+            )
+    nm_first = [next((w for w in ws if verdict[w]), None) for ws in nm_lists]
     out: list[tuple[str, str] | None] = []
     for i in range(len(ns)):
         if not acc[i]:
@@ -276,6 +381,8 @@ def _judge(net, lang, ns: Sequence[int], criterion: str):
             out.append(("next set wrong", pos[i]))
         elif nm_first[i] is not None:
             out.append(("near miss accepted", nm_first[i]))
+        elif cont_bad[i] is not None:
+            out.append(cont_bad[i])
         else:
             out.append(None)
     return out, acc
@@ -355,9 +462,12 @@ def search_frontier(
         First n (the frontier's definition starts at 1; see the module docstring).
     limit : int
         Largest n checked (default :data:`DEFAULT_FRONTIER_LIMIT`).
-    criterion : {"correct", "accepted"}
-        ``"correct"``: member accepted, near misses rejected and (``next-set``
-        head) next sets right; ``"accepted"``: the member alone.
+    criterion : {"correct", "accepted", "sets"}
+        ``"correct"``: n is right (member accepted, near misses rejected,
+        continuation right and, ``next-set`` head, next sets right);
+        ``"accepted"``: the member alone; ``"sets"`` (predictive heads): the
+        member accepted and every next-symbol set along it right, Suzgun et al.
+        (2019)'s criterion (their e_1 is the first n that fails it).
     batch_symbols : int, optional
         Bound on padded symbols per forward (default: :data:`FRONTIER_BATCH_BYTES`
         of workspace).
@@ -385,8 +495,10 @@ def search_frontier(
     >>> f.value, f.checked_to, f.reason
     (0, 1, 'near miss accepted')
     """
-    if criterion not in ("correct", "accepted"):
-        raise ValueError(f"criterion must be 'correct' or 'accepted', got {criterion!r}")
+    if criterion not in ("correct", "accepted", "sets"):
+        raise ValueError(f"criterion must be 'correct', 'accepted' or 'sets', got {criterion!r}")
+    if criterion == "sets" and net.head == "accept":
+        raise ValueError("criterion 'sets' needs a predictive head (next-symbol or next-set)")
     start, limit = int(start), int(limit)
     if start < 0 or limit < start:
         raise ValueError(f"need 0 <= start <= limit, got start={start}, limit={limit}")
@@ -434,13 +546,15 @@ def _search(net, lang, start, limit, criterion, batch_symbols, explain, known=No
         if verdict is None:  # inconsistent prior results: fall back to the walk
             fail, n = None, start
     size = 8
-    per_n = 1 + (len(_near_misses_of(lang, max(start, 1))) if criterion == "correct" else 0)
     while fail is None and n <= limit:
-        longest = int(lang.length_of_n(min(n + size, limit))) + 1
-        fit = max(1, int(batch_symbols) // (per_n * max(longest, 1)))
+        # with prefixes shared, each n adds about one path no longer than its
+        # member (for a^n b^n: b^(n+1) from the state after a^n), and each call
+        # runs the longest path once more: a batch of about batch_symbols symbols
+        longest = int(lang.length_of_n(min(n + size, limit) + 1)) + 1
+        fit = max(1, int(batch_symbols) // max(longest, 1))
         hi = min(limit, n + min(size, fit) - 1)
         ns = list(range(n, hi + 1))
-        res, acc = _judge(net, lang, ns, criterion)
+        res, acc = _judge(net, lang, ns, criterion, batch_symbols)
         seen_n.append(np.asarray(ns))
         seen_acc.append(np.asarray(acc, dtype=bool))
         bad = [i for i, r in enumerate(res) if r is not None]
@@ -463,14 +577,17 @@ def _search(net, lang, start, limit, criterion, batch_symbols, explain, known=No
     return fr, seen
 
 
-def predicted_sets_correct(net, words: Sequence[str], lang) -> np.ndarray:
+def predicted_sets_correct(
+    net, words: Sequence[str], lang, *, batch_symbols: int | None = None
+) -> np.ndarray:
     """For each word: at every prefix, outputs above threshold == allowed next symbols.
 
     Only meaningful for the predictive heads (``next-symbol``, ``next-set``).
+    Shared prefixes of ``words`` run once (:func:`expressivity.prefixes.outputs_shared`).
     """
     if not len(words):
         return np.zeros(0, dtype=bool)
-    outs = net.outputs(words)
+    outs = outputs_shared(net, list(words), batch_symbols=batch_symbols)
     codes, lengths = lang.encode_batch(list(words))
     allowed = lang.next_sets(codes, lengths)  # (N, T+1, K+1)
     res = np.empty(len(words), dtype=bool)
@@ -535,8 +652,10 @@ def evaluate_counting(
     -------
     EvalResult
         curves ``n``, ``accepted`` (positive accepted), ``near_miss_accepted``
-        (any near miss accepted), ``correct`` (accepted, no near miss accepted,
-        and, for the next-set head, every next set right), ``far_n``/``far_accepted``
+        (any of ``lang.near_misses(n)`` accepted), ``correct`` (n is right by
+        the frontier's definition: accepted, no near miss of
+        :func:`frontier_near_misses` accepted, the continuation right and, for
+        the next-set head, every next set right), ``far_n``/``far_accepted``
         in ``metrics``; metrics ``frontier`` (largest n with every n' in 1..n
         correct; see the module docstring) with ``frontier_checked_to``,
         ``frontier_first_failure`` (None: none up to ``frontier_checked_to``, and
@@ -558,17 +677,18 @@ def evaluate_counting(
     nm_lists = [lang.near_misses(int(n)) for n in ns]
     nm_flat = [w for ws in nm_lists for w in ws]
     owner = np.repeat(np.arange(len(ns)), [len(ws) for ws in nm_lists])
-    acc = net.accepts(pos)
-    nm_acc_flat = net.accepts(nm_flat) if nm_flat else np.zeros(0, dtype=bool)
+    bs = _default_batch_symbols(net)
+    nm_acc_flat = accepts_shared(net, nm_flat, batch_symbols=bs)
     nm_acc = np.zeros(len(ns), dtype=bool)
     np.logical_or.at(nm_acc, owner, nm_acc_flat)
     if net.head != "next-set":
         sets_ok = np.ones(len(ns), dtype=bool)
     else:
-        sets_ok = predicted_sets_correct(net, pos, lang)
-    correct = acc & ~nm_acc & sets_ok
+        sets_ok = predicted_sets_correct(net, pos, lang, batch_symbols=bs)
+    # right by the frontier's definition (also the +-2 near misses and the continuation)
+    res, acc = _judge(net, lang, [int(n) for n in ns], "correct", bs)
+    correct = np.array([r is None for r in res], dtype=bool)
     limit = max(int(n_max) if frontier_limit is None else int(frontier_limit), int(n_max), 1)
-    bs = _default_batch_symbols(net)
     fr, (sn, sacc) = _search(net, lang, 1, limit, "correct", bs, True, known=(ns, correct))
     # the members' acceptance beyond the curve, from the walk above, is reused
     past = sn > ns[-1]

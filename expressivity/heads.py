@@ -23,6 +23,7 @@ Arrays are in the kernels' chunk layout: ``h`` (C, T+1, H, L), logits
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from expressivity.activations import sigmoid
 
@@ -107,10 +108,35 @@ def check_precision(head: str, n_outputs: int, prec, threshold: float) -> None:
 
 
 def logits(W_out: np.ndarray, b_out: np.ndarray, h: np.ndarray, prec) -> np.ndarray:
-    """Readout ``W_out h + b_out`` for every lane and step, rounded once."""
-    z = np.matmul(W_out, h)
-    z += b_out[None, None, :, None]
+    """Readout ``W_out h + b_out`` for every lane and step, rounded once.
+
+    The dot product is summed in one fixed order (unit 0 first, then the bias),
+    the order of the training kernels' head: so a word's probabilities do not
+    depend on the other words of its batch (a BLAS product's order does depend
+    on the shapes, by an ulp).
+    """
+    W = np.ascontiguousarray(W_out, dtype=h.dtype)
+    b = np.ascontiguousarray(b_out, dtype=h.dtype)
+    z = np.empty(h.shape[:2] + (W.shape[0], h.shape[3]), dtype=h.dtype)
+    _readout(W, b, h, z)
     return prec.round(z)
+
+
+@njit(cache=True)
+def _readout(W, b, h, z):
+    C, T1, H, L = h.shape
+    O = W.shape[0]
+    for c in range(C):
+        for t in range(T1):
+            for o in range(O):
+                for l in range(L):
+                    z[c, t, o, l] = 0
+                for k in range(H):
+                    w = W[o, k]
+                    for l in range(L):
+                        z[c, t, o, l] += w * h[c, t, k, l]
+                for l in range(L):
+                    z[c, t, o, l] = z[c, t, o, l] + b[o]
 
 
 def probabilities(head: str, z: np.ndarray, prec) -> np.ndarray:

@@ -363,6 +363,52 @@ class Network:
         _, p = self._probabilities(batch, traj["states"])
         return self._per_word(batch, p, 1)
 
+    def trace(self, words: Sequence, state0: np.ndarray | None = None):
+        """States and head probabilities after each prefix, from one forward pass.
+
+        Parameters
+        ----------
+        words : list of str
+        state0 : (N, S) array, optional
+            The state each word starts from (default: the network's initial
+            state). A state this network reached along some word ``u`` makes the
+            result that of ``u + word``, bit for bit (how
+            :mod:`expressivity.prefixes` shares prefixes).
+
+        Returns
+        -------
+        (states, outputs): two lists with one (len(word)+1, S) and one
+        (len(word)+1, O) array per word, as :meth:`states` and :meth:`outputs`.
+
+        Raises
+        ------
+        ValueError
+            For a ``state0`` of the wrong shape or with non-finite values.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> net = Network.create("gru", "ab", 3, rng=np.random.default_rng(0))
+        >>> s, o = net.trace(["ab"])
+        >>> s2, o2 = net.trace(["b"], state0=s[0][1:2])
+        >>> bool(np.array_equal(o2[0], o[0][1:]))
+        True
+        """
+        words = _check_words(words)
+        if len(words) == 0:
+            return [], []
+        symbols, lengths = self.encode(words)
+        if state0 is None:
+            batch, traj = self._forward_only(symbols, lengths)
+        else:
+            width = chunk_width(max(len(lengths), 1), FORWARD_MAX_WIDTH)
+            batch, traj = self.run(symbols, lengths, state0=state0, width=width, scratch=True)
+        _, p = self._probabilities(batch, traj["states"])
+        return (
+            self._per_word(batch, traj["states"], 1),
+            self._per_word(batch, p, 1),
+        )
+
     def accepts(self, words: Sequence) -> np.ndarray:
         """The head's acceptance decision for each word (bool array)."""
         words = _check_words(words)

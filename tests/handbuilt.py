@@ -30,3 +30,19 @@ def counting_lstm() -> ex.Network:
         "W_out": np.array([[-K]]), "b_out": np.array([K / 2]),
     }  # fmt: skip
     return ex.Network.from_params("lstm", alphabet="ab", params=p, head="accept")
+
+
+def counts_lstm(precision: str = "float32", accept_below: float = 0.68):
+    """Two LSTM cells count #a-#b from 0.5 (c0 up, c1 down); accepts when
+    tanh(c0) + tanh(c1) > accept_below: 0.68 accepts #a = #b only (sum 0.92 there,
+    0.44 at ±1); 0.3 also accepts #a - #b = ±1, so it accepts the near misses."""
+    z = np.zeros((2, 2))
+    big = np.array([K, K])
+    p = {
+        "W_i": z, "U_i": z, "b_i": big, "W_f": z, "U_f": z, "b_f": big,
+        "W_o": z, "U_o": z, "b_o": big,
+        "W_c": np.array([[K, -K], [-K, K]]), "U_c": z, "b_c": np.zeros(2),
+        "h0": np.tanh([0.5, 0.5]), "c0": np.array([0.5, 0.5]),
+        "W_out": np.array([[K, K]]), "b_out": np.array([-accept_below * K]),
+    }  # fmt: skip
+    return ex.Network.from_params("lstm", "ab", p, head="accept", precision=precision)

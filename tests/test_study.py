@@ -134,3 +134,43 @@ def test_reproduce_study_refuses_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="executor"):
         reproduce_study(tmp_path / "s", config=tiny_config(), executor="threads")
     assert not (tmp_path / "s").exists()  # refused before anything was written
+
+
+def test_stored_frontiers_are_brought_to_the_definition_and_limit(tmp_path):
+    from handbuilt import counts_lstm
+
+    from expressivity.evaluate import FRONTIER_DEFINITION
+    from expressivity.experiments.study import _refresh_frontiers
+
+    net = counts_lstm("bfloat16")  # right up to n = 127, fails at 128
+    path = net.save(tmp_path / "h-fixed.npz")
+    net.save(tmp_path / "h-early.npz")
+    # the fixed network's frontier: current definition, stopped at a limit of 50;
+    # the early one's: an older definition (no field), a failure at 8 that is not real
+    lim = {"value": 50, "checked_to": 50, "first_failure": None, "reason": "limit",
+           "failed_on": "", "start": 1, "criterion": "correct",
+           "definition": FRONTIER_DEFINITION}  # fmt: skip
+    old = {"value": 7, "checked_to": 8, "first_failure": 8, "reason": "near miss accepted"}
+
+    def row():
+        return {"status": "done", "spec_hash": "h", "label": "hand/anbn", "model_path": str(path),
+                "spec": {"language": "anbn", "cell": "lstm", "train_max": 30},
+                "metrics": {"fixed": {"frontier": dict(lim), "generalized": False},
+                            "early": {"frontier": dict(old), "generalized": False}}}  # fmt: skip
+
+    cfg = replace(study_config(quick=True), frontier_limit=100)
+    r = row()
+    assert _refresh_frontiers(cfg, [[r]], tmp_path, None) == 2
+    f, e = r["metrics"]["fixed"], r["metrics"]["early"]
+    assert (f["frontier"]["value"], f["frontier"]["checked_to"], f["frontier"]["reason"]) == (
+        100, 100, "limit")  # fmt: skip
+    assert e["frontier"]["value"] == 100 and e["frontier"]["definition"] == FRONTIER_DEFINITION
+    assert f["generalized"] and e["generalized"]  # 100 >= 2 x 30
+    cfg = replace(cfg, frontier_limit=300)  # a larger limit: on from 100, not from 1
+    r = row()
+    assert _refresh_frontiers(cfg, [[r]], tmp_path, None) == 2
+    f = r["metrics"]["fixed"]["frontier"]
+    assert (f["value"], f["first_failure"], f["checked_to"], f["start"]) == (127, 128, 128, 1)
+    r = row()  # a rerun reads the cache: no search
+    assert _refresh_frontiers(cfg, [[r]], tmp_path, None) == 0
+    assert r["metrics"]["early"]["frontier"]["value"] == 127

@@ -55,7 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
-from expressivity._progress import log_info
+from expressivity._progress import log_info, progress_bar
 from expressivity.experiments.spec import RunSpec
 from expressivity.experiments.variants import wilson_interval
 
@@ -116,14 +116,13 @@ SUZGUN2019 = {
     "results/result_abc_uniform_1_3_1_50.npz (public repository suzgunmirac/lstm-eval)",
 }
 
-#: largest n the study's frontier searches check by default. The dense walk evaluates
-#: every n with its near misses, so its cost grows as n²: on the 2-core machine a GRU
-#: (hidden 32) right up to n = 746 took 8 s, one right up to 10^4 would take about 25 min
-#: per search (the early-stopped and the fixed-budget network each need one). 2,000
-#: keeps a far-generalizing network to about a minute; a frontier that reaches it is
-#: reported as a lower bound (``>= 2000``, checked to 2000), never as a value.
-#: ``StudyConfig(frontier_limit=10_000)`` (``--frontier-limit``) searches further.
-FRONTIER_LIMIT = 2_000
+#: largest n the study's frontier searches check by default (docs/frontier.md). The
+#: dense walk's cost grows as n²; with the prefixes of each n's words shared, a 32-unit
+#: Elman network right from n = 2,001 to 10^4 takes about a minute on the 2-core
+#: machine. A frontier that reaches the limit is a lower bound (``>= 10000``), never a
+#: value. Runs recorded under a smaller limit are searched on from where they stopped
+#: (``frontiers.json``), not retrained.
+FRONTIER_LIMIT = 10_000
 
 #: the released networks' frontiers are searched at least this far (a few seconds each)
 REFERENCE_LIMIT = 2000
@@ -695,6 +694,8 @@ def run_study(cfg: StudyConfig, out_dir: str | Path, backend: str = "cpu",
                             weiss=True, runner=runner)  # fmt: skip
         zrows = _run_groups(suzgun_specs(cfg), cfg, out, store, "study-suzgun", True, backend,
                             progress, runner=runner)  # fmt: skip
+    _refresh_frontiers(cfg, [frows, wrows, zrows] + [x["rows"] for x in raised], out, progress,
+                       sets_groups=(zrows,))
     data["reused"] = sum("recorded_at" in r for rs in (srows, frows, wrows, zrows)
                          for r in rs.values())  # fmt: skip
     data["runs"] = (len(srows) + len(frows) + len(wrows) + len(zrows)
@@ -713,6 +714,69 @@ def run_study(cfg: StudyConfig, out_dir: str | Path, backend: str = "cpu",
     data["wall_seconds"] = time.perf_counter() - t0
     (out / "study.json").write_text(json.dumps(data, default=_jsonable))
     return data
+
+
+def _refresh_frontiers(cfg: StudyConfig, groups: list, out: Path,
+                       progress: Callable[[str], None] | None,
+                       sets_groups: tuple = ()) -> int:  # fmt: skip
+    """Bring every stored frontier to the current definition and ``cfg.frontier_limit``.
+
+    A run recorded earlier keeps its row in the store; its frontier is searched
+    again with the same saved network when it was computed under an older
+    definition of a right n (:data:`expressivity.evaluate.FRONTIER_DEFINITION`),
+    and searched on from where it stopped when it reached a smaller limit. The
+    results are kept in ``frontiers.json`` (written after each search, so an
+    interrupted study loses none) and put into the rows in place, with
+    ``generalized`` recomputed. For the rows of ``sets_groups`` (Suzgun et
+    al.'s set-up) also ``sets_frontier``: the search under their criterion
+    (member's next sets right, ``criterion="sets"``). Returns the number of
+    searches run.
+    """
+    from expressivity.evaluate import FRONTIER_DEFINITION, search_frontier
+    from expressivity.languages import get_language
+
+    cache_path = out / "frontiers.json"
+    cache = json.loads(cache_path.read_text()) if cache_path.exists() else {}
+    todo = []
+    for kind, gs in (("frontier", groups), ("sets_frontier", sets_groups)):
+        for rows in gs:
+            for r in (rows.values() if isinstance(rows, dict) else rows):
+                if r.get("status") != "done" or r["spec"]["language"] not in COUNTING:
+                    continue
+                for which in ("early", "fixed"):
+                    m = r.get("metrics", {}).get(which, {})
+                    f = m.get(kind)
+                    if not m.get("frontier"):
+                        continue
+                    old = f is None or f.get("definition", 1) != FRONTIER_DEFINITION
+                    if old or (f["reason"] == "limit" and f["checked_to"] < cfg.frontier_limit):
+                        todo.append((r, which, m, kind))
+    ran = 0
+    for r, which, m, kind in progress_bar(todo, desc="frontiers", unit="net"):
+        criterion = "correct" if kind == "frontier" else "sets"
+        h = r["spec_hash"] if "spec_hash" in r else RunSpec(**r["spec"]).spec_hash
+        key = f"{h}|{which}|{FRONTIER_DEFINITION}|{criterion}"
+        f = m.get(kind)
+        ext = cache.get(key)
+        if ext is None and f is not None and f.get("definition", 1) == FRONTIER_DEFINITION:
+            ext = f
+        if ext is None or (ext["reason"] == "limit" and ext["checked_to"] < cfg.frontier_limit):
+            start = ext["checked_to"] + 1 if ext else 1
+            net = _load(r, which)
+            more = search_frontier(net, get_language(r["spec"]["language"]), start=start,
+                                   limit=cfg.frontier_limit, criterion=criterion)  # fmt: skip
+            ext = dict(more.to_json(), start=1)
+            if more.first_failure is None:
+                ext["value"] = cfg.frontier_limit
+            cache[key] = ext
+            cache_path.write_text(json.dumps(cache))
+            ran += 1
+            if progress and (more.first_failure is None or more.value >= 100):
+                progress(f"{r.get('label', h)} ({which}, {criterion}): frontier {more}")
+        m[kind] = ext
+        if kind == "frontier":
+            m["generalized"] = bool(ext["value"] >= 2 * _train_n(r["spec"]))
+    return ran
 
 
 def _jsonable(x):
@@ -1142,12 +1206,14 @@ def _suzgun_lines(data: dict, groups: dict) -> list[str]:
               f"{cfg.get('suzgun_train_max', 50)}, next-set sigmoids at 0.5, lr 0.01, "
               f"{cfg.get('suzgun_epochs', 3000)} epochs of the distinct words = their number "
               "of updates; Adam and cross-entropy instead of RMSprop and squared error). "
-              "First wrong n: the first failure of the dense frontier search (`>=`: none "
-              "up to where it was checked):", "",
+              "First wrong n: the first n, searched densely, whose member a^n b^n c^n is "
+              "rejected or gets a next-symbol set wrong: their criterion, without our near "
+              "misses (`>=`: none up to where it was checked):", "",
               "| network | first wrong n, median | range | generalized (2× training) |",
               "|---|---|---|---|"]  # fmt: skip
         for w, name in (("fixed", "fixed budget"), ("early", "early-stopped")):
-            fr = [r["metrics"][w]["frontier"] for r in zs]
+            fr = [r["metrics"][w].get("sets_frontier") or r["metrics"][w]["frontier"]
+                  for r in zs]  # fmt: skip
             v = [int(f["first_failure"]) if f.get("first_failure") is not None
                  else int(f["checked_to"]) + 1 for f in fr]  # fmt: skip
             bound = any(f.get("first_failure") is None for f in fr)
