@@ -58,7 +58,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from llvmlite import ir
+from numba import njit, prange, types
+from numba.extending import intrinsic, models, register_model
 
 from expressivity.activations import relu, sigmoid, tanh
 from expressivity.kernels.cpu import _HDR, rnd
@@ -94,62 +96,157 @@ def tile_bounds(P: int, tile: int, threads: int) -> np.ndarray:
     return np.linspace(0, P, n + 1).round().astype(np.int64)
 
 
+# ----------------------------------------------------------------------------- 8-lane vectors
+
+#: lanes per explicit vector (the tile's lane count is padded to a multiple of it)
+_VL = 8
+
+
+class _Vec8(types.Type):
+    """Eight lanes of a float type as one LLVM vector value (held in a register)."""
+
+    def __init__(self, dtype):
+        self.dtype = dtype
+        super().__init__(name=f"vec8({dtype})")
+
+
+@register_model(_Vec8)
+class _Vec8Model(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        elem = dmm.lookup(fe_type.dtype).get_value_type()
+        super().__init__(dmm, fe_type, ir.VectorType(elem, _VL))
+
+
+def _vec_ptr(context, builder, aryty, ary, i):
+    data = context.make_array(aryty)(context, builder, ary).data
+    elem = context.get_value_type(aryty.dtype)
+    return builder.bitcast(builder.gep(data, [i]), ir.VectorType(elem, _VL).as_pointer())
+
+
+@intrinsic
+def _vload(typingctx, a, i):
+    """Lanes i..i+7 of C-contiguous ``a`` (flat index from its first element)."""
+
+    def codegen(context, builder, sig, args):
+        return builder.load(_vec_ptr(context, builder, sig.args[0], args[0], args[1]), align=1)
+
+    return _Vec8(a.dtype)(a, i), codegen
+
+
+@intrinsic
+def _vstore(typingctx, a, i, v):
+    """a[i..i+7] = v (flat index, C-contiguous ``a``)."""
+
+    def codegen(context, builder, sig, args):
+        builder.store(args[2], _vec_ptr(context, builder, sig.args[0], args[0], args[1]),
+                      align=1)  # fmt: skip
+        return context.get_dummy_value()
+
+    return types.none(a, i, v), codegen
+
+
+@intrinsic
+def _vadd(typingctx, x, y):
+    """x + y lane by lane (IEEE, no contraction: each lane as the scalar sum)."""
+    return x(x, y), lambda context, builder, sig, args: builder.fadd(args[0], args[1])
+
+
+@intrinsic
+def _vmul(typingctx, x, y):
+    """x * y lane by lane (IEEE, each product rounded)."""
+    return x(x, y), lambda context, builder, sig, args: builder.fmul(args[0], args[1])
+
+
+@intrinsic
+def _vmask(typingctx, m, i, x):
+    """x where the integer array m[i..i+7] is non-zero, else +0 (a masked term)."""
+
+    def codegen(context, builder, sig, args):
+        mt = sig.args[0]
+        mty = ir.VectorType(context.get_value_type(mt.dtype), _VL)
+        data = context.make_array(mt)(context, builder, args[0]).data
+        mv = builder.load(builder.bitcast(builder.gep(data, [args[1]]), mty.as_pointer()),
+                          align=1)  # fmt: skip
+        on = builder.icmp_signed("!=", mv, ir.Constant(mty, None))
+        return builder.select(on, args[2], ir.Constant(args[2].type, None))
+
+    return x(m, i, x), codegen
+
+
 # ----------------------------------------------------------------------------- pieces
 
 
 @njit(cache=True)
-def _matvec(wt, off, src, dst, J, K):
-    """dst[j, l] += sum_k wt[off + j K + k, l] src[k, l], k ascending (four rows at a time).
-
-    Indexed in two dimensions (no row views in the loops: a view per short
-    lane loop cost more than its arithmetic)."""
-    L = dst.shape[1]
-    j = 0
-    while j + 4 <= J:
-        for k in range(K):
-            r = off + j * K + k
-            for l in range(L):
-                x = src[k, l]
-                dst[j, l] += wt[r, l] * x
-                dst[j + 1, l] += wt[r + K, l] * x
-                dst[j + 2, l] += wt[r + 2 * K, l] * x
-                dst[j + 3, l] += wt[r + 3 * K, l] * x
-        j += 4
-    while j < J:
-        for k in range(K):
-            r = off + j * K + k
-            for l in range(L):
-                dst[j, l] += wt[r, l] * src[k, l]
-        j += 1
-
-
-@njit(cache=True)
-def _matvec_t(wt, off, src, dst, J, K):
-    """dst[k, l] += sum_j wt[off + j K + k, l] src[j, l], j ascending (four rows at a time)."""
-    L = dst.shape[1]
-    k = 0
-    while k + 4 <= K:
-        for j in range(J):
-            r = off + j * K + k
-            for l in range(L):
-                x = src[j, l]
-                dst[k, l] += wt[r, l] * x
-                dst[k + 1, l] += wt[r + 1, l] * x
-                dst[k + 2, l] += wt[r + 2, l] * x
-                dst[k + 3, l] += wt[r + 3, l] * x
-        k += 4
-    while k < K:
-        for j in range(J):
-            r = off + j * K + k
-            for l in range(L):
-                dst[k, l] += wt[r, l] * src[j, l]
-        k += 1
+def _matvec(wt, off, src, dst, J, K, L):
+    """dst[j, l] += sum_k wt[off + j K + k, l] src[k, l], k ascending, lanes l < L (L a
+    multiple of 8): four rows of 8 lanes held in registers across k."""
+    W = dst.shape[1]
+    KW = K * W
+    for lb in range(0, L, _VL):
+        j = 0
+        while j + 4 <= J:
+            d = j * W + lb
+            a0, a1 = _vload(dst, d), _vload(dst, d + W)
+            a2, a3 = _vload(dst, d + 2 * W), _vload(dst, d + 3 * W)
+            for k in range(K):
+                x = _vload(src, k * W + lb)
+                r = (off + j * K + k) * W + lb
+                a0 = _vadd(a0, _vmul(_vload(wt, r), x))
+                a1 = _vadd(a1, _vmul(_vload(wt, r + KW), x))
+                a2 = _vadd(a2, _vmul(_vload(wt, r + 2 * KW), x))
+                a3 = _vadd(a3, _vmul(_vload(wt, r + 3 * KW), x))
+            _vstore(dst, d, a0)
+            _vstore(dst, d + W, a1)
+            _vstore(dst, d + 2 * W, a2)
+            _vstore(dst, d + 3 * W, a3)
+            j += 4
+        while j < J:
+            d = j * W + lb
+            a0 = _vload(dst, d)
+            for k in range(K):
+                a0 = _vadd(a0, _vmul(_vload(wt, (off + j * K + k) * W + lb),
+                                     _vload(src, k * W + lb)))  # fmt: skip
+            _vstore(dst, d, a0)
+            j += 1
 
 
 @njit(cache=True)
-def _activate(pre, wt, boff, out, act, prec):
-    """out[j, l] = rnd(act(rnd(pre[j, l] + b))), b = wt[boff + j, l] (boff < 0: +0)."""
-    H, L = pre.shape
+def _matvec_t(wt, off, src, dst, J, K, L):
+    """dst[k, l] += sum_j wt[off + j K + k, l] src[j, l], j ascending, lanes l < L (L a
+    multiple of 8): four rows of 8 lanes held in registers across j."""
+    W = dst.shape[1]
+    for lb in range(0, L, _VL):
+        k = 0
+        while k + 4 <= K:
+            d = k * W + lb
+            a0, a1 = _vload(dst, d), _vload(dst, d + W)
+            a2, a3 = _vload(dst, d + 2 * W), _vload(dst, d + 3 * W)
+            for j in range(J):
+                x = _vload(src, j * W + lb)
+                r = (off + j * K + k) * W + lb
+                a0 = _vadd(a0, _vmul(_vload(wt, r), x))
+                a1 = _vadd(a1, _vmul(_vload(wt, r + W), x))
+                a2 = _vadd(a2, _vmul(_vload(wt, r + 2 * W), x))
+                a3 = _vadd(a3, _vmul(_vload(wt, r + 3 * W), x))
+            _vstore(dst, d, a0)
+            _vstore(dst, d + W, a1)
+            _vstore(dst, d + 2 * W, a2)
+            _vstore(dst, d + 3 * W, a3)
+            k += 4
+        while k < K:
+            d = k * W + lb
+            a0 = _vload(dst, d)
+            for j in range(J):
+                a0 = _vadd(a0, _vmul(_vload(wt, (off + j * K + k) * W + lb),
+                                     _vload(src, j * W + lb)))  # fmt: skip
+            _vstore(dst, d, a0)
+            k += 1
+
+
+@njit(cache=True)
+def _activate(pre, wt, boff, out, act, prec, L):
+    """out[j, l] = rnd(act(rnd(pre[j, l] + b))), b = wt[boff + j, l] (boff < 0: +0), l < L."""
+    H = pre.shape[0]
     zero = pre.dtype.type(0.0)
     for j in range(H):
         r = boff + j
@@ -171,8 +268,9 @@ def _activate(pre, wt, boff, out, act, prec):
 
 
 @njit(cache=True)
-def _forward(wt, sym, lens, Tc, dims, cfg, prec, states, gates, aux, pre):
-    """The recurrence over steps 0..Tc-1 (as :func:`expressivity.kernels.cpu._forward_chunk`)."""
+def _forward(wt, sym, lens, nf, Tc, dims, cfg, prec, states, gates, aux, pre):
+    """The recurrence over steps 0..Tc-1 (as :func:`expressivity.kernels.cpu._forward_chunk`);
+    step t only for lanes l < nf[t] (the lanes sorted by word length, longest first)."""
     V, G, H = dims[0], dims[1], dims[2]
     L = lens.shape[0]
     oU = V * G * H
@@ -183,6 +281,7 @@ def _forward(wt, sym, lens, Tc, dims, cfg, prec, states, gates, aux, pre):
     zero = one - one
     S = states.shape[1]
     for t in range(Tc):
+        L = nf[t]
         h = states[t]  # rows 0..H-1: h; H..2H-1: the LSTM's c (whole rows keep a C layout)
         st = sym[t]
         for g in range(G):
@@ -196,7 +295,7 @@ def _forward(wt, sym, lens, Tc, dims, cfg, prec, states, gates, aux, pre):
             if after:  # act(W x + b + r ⊙ (U h + d)), each product rounded once
                 ax = aux[t]
                 ax[:, :] = zero
-                _matvec(wt, oU + g * H * H, h, ax, H, H)
+                _matvec(wt, oU + g * H * H, h, ax, H, H, L)
                 r = gates[t, ri]
                 for j in range(H):
                     a, p, rr = ax[j], pre[j], r[j]
@@ -206,7 +305,7 @@ def _forward(wt, sym, lens, Tc, dims, cfg, prec, states, gates, aux, pre):
                         a[l] = uv
                         a1 = rnd(p[l] + bj[l], prec)
                         p[l] = rnd(a1 + rnd(rr[l] * uv, prec), prec)
-                _activate(pre, wt, -1, gates[t, g], act, prec)
+                _activate(pre, wt, -1, gates[t, g], act, prec, L)
                 continue
             if has_u:
                 if ri >= 0:
@@ -215,10 +314,10 @@ def _forward(wt, sym, lens, Tc, dims, cfg, prec, states, gates, aux, pre):
                     for j in range(H):
                         for l in range(L):
                             ax[j, l] = rnd(r[j, l] * h[j, l], prec)
-                    _matvec(wt, oU + g * H * H, ax, pre, H, H)
+                    _matvec(wt, oU + g * H * H, ax, pre, H, H, L)
                 else:
-                    _matvec(wt, oU + g * H * H, h, pre, H, H)
-            _activate(pre, wt, ob + g * H, gates[t, g], act, prec)
+                    _matvec(wt, oU + g * H * H, h, pre, H, H, L)
+            _activate(pre, wt, ob + g * H, gates[t, g], act, prec, L)
         hn = states[t + 1]
         cand = gates[t, ci]
         if update == _LSTM:
@@ -258,9 +357,10 @@ def _forward(wt, sym, lens, Tc, dims, cfg, prec, states, gates, aux, pre):
 
 
 @njit(cache=True)
-def _head(wt, lens, real, Tc, dims, head, prec, states, Y, dz, dh_ext, lsum):
+def _head(wt, lens, nh, real, Tc, dims, head, prec, states, Y, dz, dh_ext, lsum):
     """Readout, loss and d loss / d logits (as :func:`expressivity.kernels.step.head_lane`,
-    one word per network: the division by the number of words is by one)."""
+    one word per network: the division by the number of words is by one); step t only
+    for lanes l < nh[t] (the others' rows of dh_ext are zero)."""
     V, G, H, O = dims[0], dims[1], dims[2], dims[3]
     L = lens.shape[0]
     ow = V * G * H + G * H * H + G * H + H
@@ -270,6 +370,7 @@ def _head(wt, lens, real, Tc, dims, head, prec, states, Y, dz, dh_ext, lsum):
     for l in range(L):
         lsum[l] = 0.0
     for t in range(Tc + 1):
+        L = nh[t]
         h = states[t]
         for o in range(O):  # logits, rounded once
             z = dz[t, o]
@@ -340,9 +441,9 @@ def _head(wt, lens, real, Tc, dims, head, prec, states, Y, dz, dh_ext, lsum):
 
 
 @njit(cache=True)
-def _dactivate(dact, a, dp, act, prec):
-    """dp = rnd(dact * rnd(act'(.))), act' in terms of the output a."""
-    H, L = a.shape
+def _dactivate(dact, a, dp, act, prec, L):
+    """dp = rnd(dact * rnd(act'(.))), act' in terms of the output a (lanes l < L)."""
+    H = a.shape[0]
     one = a.dtype.type(1.0)
     zero = one - one
     for j in range(H):
@@ -359,9 +460,10 @@ def _dactivate(dact, a, dp, act, prec):
 
 
 @njit(cache=True)
-def _backward(wt, lens, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, daux, dstate0,
-              work, dact):  # fmt: skip
-    """Backpropagation through time (as :func:`expressivity.kernels.cpu._backward_chunk`)."""
+def _backward(wt, lens, nf, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, daux,
+              dstate0, work, dact):  # fmt: skip
+    """Backpropagation through time (as :func:`expressivity.kernels.cpu._backward_chunk`);
+    step t only for lanes l < nf[t] (the others pass their state through untouched)."""
     V, G, H = dims[0], dims[1], dims[2]
     L = lens.shape[0]
     oU = V * G * H
@@ -374,6 +476,7 @@ def _backward(wt, lens, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, d
             dh[j, l] = dh_ext[lens[l], j, l]
             dc[j, l] = zero
     for t in range(Tc - 1, -1, -1):
+        L = nf[t]
         dact[:, :, :] = zero
         dtmp[:, :] = zero
         dprev[:, :] = zero
@@ -424,7 +527,7 @@ def _backward(wt, lens, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, d
             base = _HDR + 5 * g
             act, has_u, ri, after = cfg[base], cfg[base + 1], cfg[base + 2], cfg[base + 3]
             dp = dpre[t, g]
-            _dactivate(dact[g], gates[t, g], dp, act, prec)
+            _dactivate(dact[g], gates[t, g], dp, act, prec, L)
             if after:
                 r, du, dr, u = gates[t, ri], daux[t], dact[ri], aux[t]
                 for j in range(H):
@@ -432,12 +535,12 @@ def _backward(wt, lens, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, d
                         du[j, l] = rnd(dp[j, l] * r[j, l], prec)
                     for l in range(L):
                         dr[j, l] = rnd(dr[j, l] + rnd(dp[j, l] * u[j, l], prec), prec)
-                _matvec_t(wt, oU + g * H * H, du, dtmp, H, H)
+                _matvec_t(wt, oU + g * H * H, du, dtmp, H, H, L)
             elif has_u:
                 if ri >= 0:
                     drh = daux[t]
                     drh[:, :] = zero
-                    _matvec_t(wt, oU + g * H * H, dp, drh, H, H)
+                    _matvec_t(wt, oU + g * H * H, dp, drh, H, H, L)
                     dr, h, r = dact[ri], states[t], gates[t, ri]
                     for j in range(H):
                         for l in range(L):
@@ -447,7 +550,7 @@ def _backward(wt, lens, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, d
                         for l in range(L):
                             dprev[j, l] = rnd(dprev[j, l] + rnd(drh[j, l] * r[j, l], prec), prec)
                 else:
-                    _matvec_t(wt, oU + g * H * H, dp, dtmp, H, H)
+                    _matvec_t(wt, oU + g * H * H, dp, dtmp, H, H, L)
         ext = dh_ext[t]
         for j in range(H):
             for l in range(L):
@@ -460,6 +563,7 @@ def _backward(wt, lens, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, d
                     daux[t, j, l] = zero
                     for g in range(G):
                         dpre[t, g, j, l] = zero
+    L = lens.shape[0]
     S = dstate0.shape[0]
     for j in range(H):
         for l in range(L):
@@ -470,33 +574,72 @@ def _backward(wt, lens, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, d
                 dstate0[H + j, l] = dc[j, l]
 
 
-_TB = 8  # steps per block of the recurrent gradient sums
+_TB = 16  # steps per block of the recurrent gradient sums
 
 
 @njit(cache=True)
-def _outer_block(grad, r0, a4, g, use4, a3, src, lens, t0, t1, H):
-    """grad[r0 + j H + k, l] += a[t, j, l] src[t, k, l] for t0 <= t < t1 (t < the lane's
-    length), t ascending; a = a4[:, g] if use4 else a3. The accumulator row stays in
-    L1 for the block of steps."""
-    L = lens.shape[0]
-    zero = grad.dtype.type(0.0)
-    for j in range(H):
-        for k in range(H):
-            r = r0 + j * H + k
-            for t in range(t0, t1):
-                if use4:
-                    for l in range(L):
-                        grad[r, l] += a4[t, g, j, l] * src[t, k, l] if t < lens[l] else zero
-                else:
-                    for l in range(L):
-                        grad[r, l] += a3[t, j, l] * src[t, k, l] if t < lens[l] else zero
+def _outer_block(grad, r0, a, ast, aoff, src, live, lens, t0, t1, H):
+    """grad[r0 + j H + k, l] += a[t, j, l] src[t, k, l] for t0 <= t < t1 (masked: t < the
+    lane's length), t ascending, where a[t, j] is row ``t ast + aoff + j`` of ``a`` and
+    src[t, k] row ``t S + k`` of ``src``. Four entries of 8 lanes stay in registers
+    for the block of steps; lane blocks stop at their longest word (lanes sorted)."""
+    W = grad.shape[1]
+    S = src.shape[1]
+    for lb in range(0, W, _VL):
+        tb = min(t1, lens[lb])
+        if tb <= t0:
+            continue
+        for j in range(H):
+            k = 0
+            while k + 4 <= H:
+                r = (r0 + j * H + k) * W + lb
+                g0, g1 = _vload(grad, r), _vload(grad, r + W)
+                g2, g3 = _vload(grad, r + 2 * W), _vload(grad, r + 3 * W)
+                for t in range(t0, tb):
+                    m = (t + 1) * W + lb
+                    x = _vload(a, (t * ast + aoff + j) * W + lb)
+                    q = (t * S + k) * W + lb
+                    g0 = _vadd(g0, _vmask(live, m, _vmul(x, _vload(src, q))))
+                    g1 = _vadd(g1, _vmask(live, m, _vmul(x, _vload(src, q + W))))
+                    g2 = _vadd(g2, _vmask(live, m, _vmul(x, _vload(src, q + 2 * W))))
+                    g3 = _vadd(g3, _vmask(live, m, _vmul(x, _vload(src, q + 3 * W))))
+                _vstore(grad, r, g0)
+                _vstore(grad, r + W, g1)
+                _vstore(grad, r + 2 * W, g2)
+                _vstore(grad, r + 3 * W, g3)
+                k += 4
+            while k < H:
+                r = (r0 + j * H + k) * W + lb
+                g0 = _vload(grad, r)
+                for t in range(t0, tb):
+                    x = _vload(a, (t * ast + aoff + j) * W + lb)
+                    y = _vload(src, (t * S + k) * W + lb)
+                    g0 = _vadd(g0, _vmask(live, (t + 1) * W + lb, _vmul(x, y)))
+                _vstore(grad, r, g0)
+                k += 1
 
 
 @njit(cache=True)
-def _gradients(wt, sym, lens, Tc, dims, cfg, prec, states, aux, dz, dpre, daux, dstate0, grad):
+def _row_sum(grad, row, a, ast, aoff, mask, mst, moff, lb, tb):
+    """grad[row, lb..lb+7] += sum over t < tb of a[t ast + aoff] where mask[t mst + moff]
+    (rows of 8 lanes), t ascending, in a register."""
+    W = grad.shape[1]
+    acc = _vload(grad, row * W + lb)
+    for t in range(tb):
+        x = _vload(a, (t * ast + aoff) * W + lb)
+        acc = _vadd(acc, _vmask(mask, (t * mst + moff) * W + lb, x))
+    _vstore(grad, row * W + lb, acc)
+
+
+@njit(cache=True)
+def _gradients(wt, sym, lens, live, svm, Tc, dims, cfg, prec, states, aux, dz, dpre, daux,
+               dstate0, grad):  # fmt: skip
     """The gradient in the population layout, each entry rounded once (as
     :func:`expressivity.kernels.step._gradients` with one lane per network:
-    for every entry its terms in step order; masked terms are not added)."""
+    for every entry its terms in step order; a masked term adds +0, as in the
+    one-network step). live[s, l]: s <= the lane's length; svm[t, v, l]: t < the lane's
+    length and its symbol at t is v. Lanes sorted by length, longest first: a block of
+    8 lanes stops at its longest word."""
     V, G, H, O, S, E = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5]
     L = lens.shape[0]
     oU = V * G * H
@@ -509,22 +652,16 @@ def _gradients(wt, sym, lens, Tc, dims, cfg, prec, states, aux, dz, dpre, daux, 
     oE = oW + G * H * E
     zero = states.dtype.type(0.0)
     grad[:, :] = zero
-    for t in range(Tc):
-        st = sym[t]
+    for lb in range(0, L, _VL):  # biases, inputs and d: terms in step order, in registers
+        tb = lens[lb]
         for g in range(G):
             for j in range(H):
-                a = dpre[t, g, j]
-                bb = grad[ob + g * H + j]
-                for l in range(L):
-                    bb[l] += a[l] if t < lens[l] else zero
+                _row_sum(grad, ob + g * H + j, dpre, G * H, g * H + j, live, 1, 1, lb, tb)
                 for v in range(V):
-                    x = grad[(v * G + g) * H + j]
-                    for l in range(L):
-                        x[l] += a[l] if (t < lens[l] and st[l] == v) else zero
+                    _row_sum(grad, (v * G + g) * H + j, dpre, G * H, g * H + j, svm, V, v, lb,
+                             tb)  # fmt: skip
         for j in range(H):
-            a, x = daux[t, j], grad[od + j]
-            for l in range(L):
-                x[l] += a[l] if t < lens[l] else zero
+            _row_sum(grad, od + j, daux, H, j, live, 1, 1, lb, tb)
     for t0 in range(0, Tc, _TB):  # U: blocks of steps, each entry's terms in step order
         t1 = min(t0 + _TB, Tc)
         for g in range(G):
@@ -532,17 +669,22 @@ def _gradients(wt, sym, lens, Tc, dims, cfg, prec, states, aux, dz, dpre, daux, 
             if not (cfg[_HDR + 5 * g + 1] or after):
                 continue
             src = aux if (cfg[_HDR + 5 * g + 2] >= 0 and not after) else states
-            _outer_block(grad, oU + g * H * H, dpre, g, not after, daux, src, lens, t0, t1, H)
-    for t in range(Tc + 1):
-        h = states[t]
+            if after:
+                _outer_block(grad, oU + g * H * H, daux, H, 0, src, live, lens, t0, t1, H)
+            else:
+                _outer_block(grad, oU + g * H * H, dpre, G * H, g * H, src, live, lens, t0, t1, H)
+    for lb in range(0, L, _VL):  # the readout: steps 0..length
+        tb = lens[lb] + 1
         for o in range(O):
-            a, x = dz[t, o], grad[obo + o]
-            for l in range(L):
-                x[l] += a[l] if t <= lens[l] else zero
+            _row_sum(grad, obo + o, dz, O, o, live, 1, 0, lb, tb)
             for k in range(H):
-                x, s = grad[ow + o * H + k], h[k]
-                for l in range(L):
-                    x[l] += a[l] * s[l] if t <= lens[l] else zero
+                r = (ow + o * H + k) * L + lb
+                acc = _vload(grad, r)
+                for t in range(tb):
+                    x = _vmul(_vload(dz, (t * O + o) * L + lb),
+                              _vload(states, (t * S + k) * L + lb))  # fmt: skip
+                    acc = _vadd(acc, _vmask(live, t * L + lb, x))
+                _vstore(grad, r, acc)
     for k in range(S):  # 0 + x, as a sum over one word
         x = grad[os0 + k]
         for l in range(L):
@@ -588,11 +730,12 @@ def _not_finite(x):
 
 
 @njit(cache=True)
-def _update(p0, dims, cfg, prec, trainable, hyper, tstep, act, lsum, grad, wt, mt, m1, m2, k,
-            loss, status):  # fmt: skip
+def _update(p0, net, dims, cfg, prec, trainable, hyper, tstep, act, lsum, grad, wt, mt, m1, m2,
+            k, loss, status):  # fmt: skip
     """Clipping, Adam or SGD and re-rounding of the tile's active lanes (as
     :func:`expressivity.kernels.step._train_network`); statuses and losses of update k.
-    Entry by entry, lanes innermost (each lane's scalars computed first)."""
+    Entry by entry, lanes innermost (each lane's scalars computed first); lane l holds
+    network p0 + net[l]."""
     V, G, H, O, S, E, opt_code = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[7]
     NW, L = grad.shape
     oU = V * G * H
@@ -615,7 +758,7 @@ def _update(p0, dims, cfg, prec, trainable, hyper, tstep, act, lsum, grad, wt, m
     for l in range(L):
         if not act[l]:
             continue
-        p = p0 + l
+        p = p0 + net[l]
         lval = lsum[l] / 1.0
         loss[k, p] = lval
         if _not_finite(lval):
@@ -671,34 +814,84 @@ def _update(p0, dims, cfg, prec, trainable, hyper, tstep, act, lsum, grad, wt, m
                     wt[q, l] = acc
     for l in range(L):
         if ok[l]:
-            p = p0 + l
+            p = p0 + net[l]
             tstep[p] += 1
             status[k, p] = 3 if wbad[l] else 0
             if wbad[l]:
                 act[l] = 0
 
 
+#: lane counts per step are rounded up to a multiple of this (whole SIMD vectors)
+_ROUND = _VL
+
+
+@njit(cache=True)
+def _permute_lanes(order, wt, mt, m1, m2):
+    """Reorder the lanes (columns) of the tile's weights and Adam state: new lane l is old
+    lane order[l]. False (and nothing moved) when ``order`` is the identity."""
+    L = order.shape[0]
+    same = True
+    for l in range(L):
+        same = same and order[l] == l
+    if same:
+        return False
+    t32 = np.empty(L, dtype=wt.dtype)
+    t64 = np.empty(L)
+    for q in range(wt.shape[0]):
+        for l in range(L):
+            t32[l] = wt[q, order[l]]
+        wt[q, :] = t32
+        for a in (mt, m1, m2):
+            for l in range(L):
+                t64[l] = a[q, order[l]]
+            a[q, :] = t64
+    return True
+
+
+@njit(cache=True)
+def _lane_counts(lens, Tc, nf, nh):
+    """Lanes sorted by word length, longest first: nf[t] lanes take step t (length > t) and
+    nh[t] lanes read out at step t (length >= t), each rounded up to whole vectors."""
+    L = lens.shape[0]
+    for t in range(Tc + 1):
+        a = 0
+        b = 0
+        for l in range(L):
+            a += lens[l] > t
+            b += lens[l] >= t
+        nf[t] = min(L, -(-a // _ROUND) * _ROUND)
+        nh[t] = min(L, -(-b // _ROUND) * _ROUND)
+
+
 @njit(cache=True, nogil=True)
 def _tile(p0, p1, dims, model, opt, data, result, cfg, prec):
-    """All K updates of networks p0..p1-1, in tile-local contiguous arrays."""
+    """All K updates of networks p0..p1-1, in tile-local contiguous arrays whose lane count
+    is padded to whole vectors (padding lanes: inactive, no word, zero weights)."""
     w, master, mom1, mom2, trainable = model
     hyper, tstep, active = opt
     idx, sym_all, len_all, Y_all = data
     loss, status = result
-    G, H, O, S = dims[1], dims[2], dims[3], dims[4]
-    L = p1 - p0
+    V, G, H, O, S = dims[0], dims[1], dims[2], dims[3], dims[4]
+    N = p1 - p0  # networks
+    L = -(-N // _VL) * _VL  # lanes
     K = idx.shape[0]
     T = sym_all.shape[2]
+    NW = w.shape[0]
     dt = w.dtype
     zero = dt.type(0.0)
-    wt = np.ascontiguousarray(w[:, p0:p1])
-    mt = np.ascontiguousarray(master[:, p0:p1])
-    m1 = np.ascontiguousarray(mom1[:, p0:p1])
-    m2 = np.ascontiguousarray(mom2[:, p0:p1])
-    act = active[p0:p1].copy()
+    wt = np.zeros((NW, L), dtype=dt)
+    mt, m1, m2 = np.zeros((NW, L)), np.zeros((NW, L)), np.zeros((NW, L))
+    wt[:, :N] = w[:, p0:p1]
+    mt[:, :N] = master[:, p0:p1]
+    m1[:, :N] = mom1[:, p0:p1]
+    m2[:, :N] = mom2[:, p0:p1]
+    act = np.zeros(L, dtype=np.int8)
+    act[:N] = active[p0:p1]
     sym = np.zeros((T, L), dtype=np.int32)
     lens = np.zeros(L, dtype=np.int64)
     real = np.zeros(L, dtype=np.bool_)
+    live = np.zeros((T + 2, L), dtype=np.int8)
+    svm = np.zeros((T, V, L), dtype=np.int8)
     Y = np.zeros((T + 1, O, L), dtype=dt)
     states = np.zeros((T + 1, S, L), dtype=dt)
     gates = np.zeros((T, G, H, L), dtype=dt)
@@ -711,38 +904,71 @@ def _tile(p0, p1, dims, model, opt, data, result, cfg, prec):
     pre = np.zeros((H, L), dtype=dt)
     work = np.zeros((6, H, L), dtype=dt)
     dact = np.zeros((G, H, L), dtype=dt)
-    grad = np.zeros((w.shape[0], L), dtype=dt)
+    grad = np.zeros((NW, L), dtype=dt)
     lsum = np.zeros(L)
-    os0 = dims[0] * G * H + G * H * H + G * H + H + O * H + O
+    os0 = V * G * H + G * H * H + G * H + H + O * H + O
+    net = np.arange(L)  # lane l holds network p0 + net[l] (padding: net[l] >= N)
+    key = np.zeros(L, dtype=np.int64)
+    nf = np.zeros(T + 1, dtype=np.int64)
+    nh = np.zeros(T + 2, dtype=np.int64)
     for k in range(K):
         if not act.any():
             break
+        for l in range(L):  # this update's word lengths (-1: no word)
+            key[l] = -1
+            if net[l] < N and act[l] != 0:
+                p = p0 + net[l]
+                i = idx[k, p]
+                if i >= 0:
+                    key[l] = len_all[p, i]
+        order = np.argsort(-key, kind="mergesort")  # longest word first
+        if _permute_lanes(order, wt, mt, m1, m2):
+            net = net[order]
+            act = act[order]
+            key = key[order]
         Tc = 0
         for l in range(L):
-            p = p0 + l
-            i = idx[k, p]
-            real[l] = act[l] != 0 and i >= 0
-            n = len_all[p, i] if real[l] else 0
+            real[l] = key[l] >= 0
+            n = max(key[l], 0)
             lens[l] = n
             Tc = max(Tc, n)
-            for t in range(T):
-                sym[t, l] = sym_all[p, i, t] if real[l] else 0
-            for t in range(n + 1):
+            if real[l]:
+                p = p0 + net[l]
+                i = idx[k, p]
+                for t in range(T):
+                    sym[t, l] = sym_all[p, i, t]
+                for t in range(n + 1):
+                    for o in range(O):
+                        Y[t, o, l] = Y_all[p, i, t, o]
+            else:
+                for t in range(T):
+                    sym[t, l] = 0
                 for o in range(O):
-                    Y[t, o, l] = Y_all[p, i, t, o] if real[l] else zero
+                    Y[0, o, l] = zero
+        for t in range(Tc + 2):  # masks of the gradient sums
+            for l in range(L):
+                live[t, l] = t <= lens[l]
+        for t in range(Tc):
+            for v in range(V):
+                for l in range(L):
+                    svm[t, v, l] = t < lens[l] and sym[t, l] == v
+        _lane_counts(lens, Tc, nf, nh)
         for s in range(S):
             states[0, s, :] = wt[os0 + s]
-        _forward(wt, sym, lens, Tc, dims, cfg, prec, states, gates, aux, pre)
-        _head(wt, lens, real, Tc, dims, dims[6], prec, states, Y, dz, dh_ext, lsum)
-        _backward(wt, lens, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, daux, dstate0,
-                  work, dact)  # fmt: skip
-        _gradients(wt, sym, lens, Tc, dims, cfg, prec, states, aux, dz, dpre, daux, dstate0, grad)
-        _update(p0, dims, cfg, prec, trainable, hyper, tstep, act, lsum, grad, wt, mt, m1, m2, k,
-                loss, status)  # fmt: skip
-    w[:, p0:p1] = wt
-    master[:, p0:p1] = mt
-    mom1[:, p0:p1] = m1
-    mom2[:, p0:p1] = m2
+        _forward(wt, sym, lens, nf, Tc, dims, cfg, prec, states, gates, aux, pre)
+        _head(wt, lens, nh, real, Tc, dims, dims[6], prec, states, Y, dz, dh_ext, lsum)
+        _backward(wt, lens, nf, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, daux,
+                  dstate0, work, dact)  # fmt: skip
+        _gradients(wt, sym, lens, live, svm, Tc, dims, cfg, prec, states, aux, dz, dpre, daux,
+                   dstate0, grad)  # fmt: skip
+        _update(p0, net, dims, cfg, prec, trainable, hyper, tstep, act, lsum, grad, wt, mt, m1,
+                m2, k, loss, status)  # fmt: skip
+    for q in range(NW):  # back to the population's columns
+        for l in range(L):
+            if net[l] < N:
+                p = p0 + net[l]
+                w[q, p], master[q, p] = wt[q, l], mt[q, l]
+                mom1[q, p], mom2[q, p] = m1[q, l], m2[q, l]
 
 
 @njit(cache=True, nogil=True)
