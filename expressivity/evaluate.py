@@ -408,8 +408,11 @@ def _precision_check(net, lang, n: int, criterion: str) -> tuple[bool | None, st
     step = np.median(d[: max(1, run // 2)], axis=0)
     h = int(net.hidden_size)
     best, best_ratio = -1, 0.0
+    top = float(np.max(step[np.isfinite(step)], initial=0.0))
     for u in range(s.shape[1]):
-        if step[u] <= 0 or not np.isfinite(step[u]):
+        # a unit that barely moves along the block (steps of 1e-10 in a trained
+        # network) carries no count: only units within 1e-3 of the largest step
+        if step[u] <= 0 or not np.isfinite(step[u]) or step[u] < 1e-3 * top:
             continue
         v = float(np.max(np.abs(s[:, u])))
         ratio = format_spacing(prec, v) / float(step[u])
