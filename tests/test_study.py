@@ -115,6 +115,10 @@ def test_report_tables(study):
     assert "| e5m2 | 8 | 9 |" in text and "| float16 | 2048 | 2049 |" in text
     assert (out / "study-precision.png").stat().st_size > 0
     assert "gru | " in text and "(prediction)" in text
+    # the budget check: the same seed at 2x the a^n b^n budget, paired with the study's run
+    check = text[text.index("#### The budget check") :]
+    assert re.search(r"\| lstm \| \d/1 → \d/1, \d → \d", check), check[:600]
+    assert "Over all 2 paired runs" in check
 
 
 def test_resumes_from_the_store(study):

@@ -124,6 +124,11 @@ SUZGUN2019 = {
 #: (``frontiers.json``), not retrained.
 FRONTIER_LIMIT = 10_000
 
+#: the budget check: per counting language, the multiple of its budget at which the
+#: first ``budget_check_seeds`` seeds of every cell are trained again (a paired
+#: comparison: same seeds, same setting, more epochs)
+BUDGET_CHECK = {"anbn": 2, "anbncn": 2, "dyck-1": 4, "shuffle-2": 4}
+
 #: the released networks' frontiers are searched at least this far (a few seconds each)
 REFERENCE_LIMIT = 2000
 
@@ -150,6 +155,9 @@ class StudyConfig:
     weiss_cells, weiss_seeds, weiss_epochs, weiss_train_max : Weiss et al.'s set-up
     suzgun_seeds, suzgun_epochs, suzgun_train_max : Suzgun et al. (2019)'s a^n b^n c^n
         set-up as far as ours can follow it (:func:`suzgun_specs`)
+    budget_check, budget_check_seeds : language -> budget multiple at which the first
+        ``budget_check_seeds`` seeds of every cell are trained again at the chosen
+        setting (:data:`BUDGET_CHECK`): does more budget change the answer?
     quick : the CI-sized version
     """
 
@@ -176,6 +184,8 @@ class StudyConfig:
     quick: bool = False
     eval_every: int = 5
     extra: dict = field(default_factory=dict)
+    budget_check: dict = field(default_factory=lambda: dict(BUDGET_CHECK))
+    budget_check_seeds: int = 5
 
 
 def study_config(quick: bool = False, seeds: int | None = None) -> StudyConfig:
@@ -213,7 +223,7 @@ def study_config(quick: bool = False, seeds: int | None = None) -> StudyConfig:
             "float16", "float32", "fixed8.8"), count_limit=1 << 13, growth_n=200,
             weiss_cells=("lstm", "gru"), weiss_seeds=1, weiss_epochs=10, weiss_train_max=10,
             quick=True, control_doublings=1, suzgun_seeds=1, suzgun_epochs=20,
-            suzgun_train_max=6,
+            suzgun_train_max=6, budget_check={"anbn": 2}, budget_check_seeds=1,
         )  # fmt: skip
     else:
         languages = {
@@ -685,6 +695,13 @@ def run_study(cfg: StudyConfig, out_dir: str | Path, backend: str = "cpu",
             rows_now = list(_run_groups(specs, cfg, out, store, f"study-controls-x{factor}", True,
                                         backend, progress, runner=runner).values())  # fmt: skip
             raised.append({"factor": factor, "rows": rows_now})
+        check_specs = [_spec(cfg, c, lang, chosen[f"{c}|{lang}"]["lr"],
+                             chosen[f"{c}|{lang}"]["hidden"], s,
+                             epochs=f * cfg.languages[lang]["epochs"])
+                       for lang, f in cfg.budget_check.items() if lang in cfg.languages
+                       for c in cfg.cells for s in range(min(cfg.budget_check_seeds, cfg.seeds))]  # fmt: skip
+        brows = _run_groups(check_specs, cfg, out, store, "study-budget", True, backend,
+                            progress, runner=runner)  # fmt: skip
         wt = cfg.weiss_train_max
         weiss_specs = [RunSpec(cell=c, language="anbn", protocol="weiss2018", train_min=1,
                                train_max=wt, eval_max=2 * wt, epochs=cfg.weiss_epochs, clip=5.0,
@@ -694,11 +711,11 @@ def run_study(cfg: StudyConfig, out_dir: str | Path, backend: str = "cpu",
                             weiss=True, runner=runner)  # fmt: skip
         zrows = _run_groups(suzgun_specs(cfg), cfg, out, store, "study-suzgun", True, backend,
                             progress, runner=runner)  # fmt: skip
-    _refresh_frontiers(cfg, [frows, wrows, zrows] + [x["rows"] for x in raised], out, progress,
-                       sets_groups=(zrows,))
-    data["reused"] = sum("recorded_at" in r for rs in (srows, frows, wrows, zrows)
+    _refresh_frontiers(cfg, [frows, wrows, zrows, brows] + [x["rows"] for x in raised], out,
+                       progress, sets_groups=(zrows,))  # fmt: skip
+    data["reused"] = sum("recorded_at" in r for rs in (srows, frows, wrows, zrows, brows)
                          for r in rs.values())  # fmt: skip
-    data["runs"] = (len(srows) + len(frows) + len(wrows) + len(zrows)
+    data["runs"] = (len(srows) + len(frows) + len(wrows) + len(zrows) + len(brows)
                     + sum(len(x["rows"]) for x in raised))  # fmt: skip
     data["reused"] += sum("recorded_at" in r for x in raised for r in x["rows"])
     data["chosen"] = chosen
@@ -706,6 +723,7 @@ def run_study(cfg: StudyConfig, out_dir: str | Path, backend: str = "cpu",
     data["controls_raised"] = raised
     data["weiss"] = list(wrows.values())
     data["suzgun"] = list(zrows.values())
+    data["budget_check"] = list(brows.values())
     if progress:
         progress("analysing: counters, precision law, saturation, released networks")
     data["analysis"] = _analyse(cfg, data["final"], out)
@@ -995,6 +1013,7 @@ def write_study_report(data: dict, directory: str | Path, command: str = "") -> 
             L.append(f"| {lang} | {c} | {ch['lr']:g} | {ch['hidden']} | "
                      f"{ch['val_accuracy']:.3f} | {why} |")  # fmt: skip
     L += _plateau_lines(data, cells, langs)
+    L += _budget_check_lines(data, cells)
     # --- controls first
     L += ["", "## Controls first: regular languages learned", "",
           "Fraction of seeds that learn each regular control (every sampled word of every "
@@ -1262,6 +1281,52 @@ def _plateau_lines(data: dict, cells: list, langs: list) -> list[str]:
             es = f"{int(np.median(early))}" if early else "–"
             cols.append(f"{int(np.median(best))}, late {late}/{len(best)}, stop {es}")
         L.append(f"| {c} | " + " | ".join(cols) + " |")
+    return L
+
+
+def _budget_check_lines(data: dict, cells: list) -> list[str]:
+    """The same seeds at the chosen setting with a multiple of the budget: does the answer move?"""
+    rows = [r for r in data.get("budget_check", []) if r.get("status") == "done"]
+    if not data.get("budget_check"):
+        return []
+    cfg = data["config"]
+    check = {lang: f for lang, f in cfg.get("budget_check", {}).items() if lang in cfg["languages"]}
+    langs = list(check)
+    base = _by_cell_lang(data["final"])
+    more = _by_cell_lang(data["budget_check"])
+    L = ["", "#### The budget check", "",
+         f"The first {cfg.get('budget_check_seeds')} seeds of every cell trained again at its "
+         "chosen setting with " + ", ".join(f"{check[lang]}× the {lang} budget" for lang in langs)
+         + " (same seeds, same data order: a paired comparison). Each entry: seeds that "
+         "generalize at the study's budget → at the larger one, fixed budget / early-stopped; "
+         "*d.* counts runs that diverged.", "",
+         "| cell | " + " | ".join(f"{lang} (1× → {check[lang]}×)" for lang in langs) + " |",
+         "|---|" + "---|" * len(langs)]  # fmt: skip
+    moved = {"up": 0, "down": 0, "same": 0}
+    for c in cells:
+        cols = []
+        for lang in langs:
+            mr = {r["spec"]["seed"]: r for r in more.get((c, lang), [])}
+            br = {r["spec"]["seed"]: r for r in base.get((c, lang), []) if r["spec"]["seed"] in mr}
+            if not mr:
+                cols.append("–")
+                continue
+
+            def k(rs, w):
+                return sum(bool(r.get("metrics", {}).get(w, {}).get("generalized"))
+                           for r in rs.values() if r.get("status") == "done")  # fmt: skip
+
+            d = sum(r.get("status") != "done" for r in mr.values())
+            for s_ in mr:
+                a = bool(br.get(s_, {}).get("metrics", {}).get("fixed", {}).get("generalized"))
+                b = bool(mr[s_].get("metrics", {}).get("fixed", {}).get("generalized"))
+                moved["up" if b > a else "down" if a > b else "same"] += 1
+            cols.append(f"{k(br, 'fixed')}/{len(br)} → {k(mr, 'fixed')}/{len(mr)}, "
+                        f"{k(br, 'early')} → {k(mr, 'early')}" + (f", {d} d." if d else ""))  # fmt: skip
+        L.append(f"| {c} | " + " | ".join(cols) + " |")
+    L += ["", f"Over all {sum(moved.values())} paired runs (fixed budget): {moved['up']} "
+          f"generalize only with the larger budget, {moved['down']} only with the study's, "
+          f"{moved['same']} the same at both ({len(rows)} finished)."]  # fmt: skip
     return L
 
 
