@@ -132,3 +132,23 @@ def test_released_anbn_lstm_frontier_is_439(anbn):
     for n_max in (99, 300):
         m = evaluate_counting(net, anbn, n_max, n_min=1, frontier_limit=500).metrics
         assert (m["frontier"], m["frontier_first_failure"]) == (439, 440)
+
+
+def test_a_count_modulo_2_is_not_a_frontier(anbn):
+    # one tanh unit that flips its sign at every symbol: accepts the words of even
+    # length, so a^n b^m whenever n - m is even. It rejects every +-1 near miss (the
+    # old definition called it right for every n); the +-2 near misses and the
+    # continuation a^n b^(2n) do not.
+    p = {"W_h": np.zeros((1, 2)), "U_h": np.array([[-20.0]]), "b_h": np.zeros(1),
+         "h0": np.array([1.0]), "W_out": np.array([[20.0]]), "b_out": np.zeros(1)}  # fmt: skip
+    net = ex.Network.from_params("elman-tanh", "ab", p, head="accept")
+    assert net.accepts(["ab", "aabb", "aaab"]).all() and not net.accepts(["aab", "abb"]).any()
+    f = search_frontier(net, anbn, limit=50)
+    assert (f.value, f.first_failure, f.reason) == (0, 1, "near miss accepted")
+    assert f.failed_on == "a^3 b^1" and f.definition == 2
+    from expressivity.evaluate import continuation_of, frontier_near_misses
+
+    assert "aaab" in frontier_near_misses(anbn, 1) and "ab" not in frontier_near_misses(anbn, 1)
+    # along the continuation a^3 b^6 it accepts a^3 b^5 as well: the continuation test
+    # catches a count modulo any period up to n on its own
+    assert continuation_of(anbn, 3) == "aaabbbbbb" and net.accepts(["aaabbbbb"])[0]
