@@ -118,7 +118,7 @@ def logits(W_out: np.ndarray, b_out: np.ndarray, h: np.ndarray, prec) -> np.ndar
     W = np.ascontiguousarray(W_out, dtype=h.dtype)
     b = np.ascontiguousarray(b_out, dtype=h.dtype)
     z = np.empty(h.shape[:2] + (W.shape[0], h.shape[3]), dtype=h.dtype)
-    _readout(W, b, h, z)
+    _readout(W, b, np.ascontiguousarray(h), z)  # one layout: one compile per dtype
     return prec.round(z)
 
 
