@@ -60,7 +60,7 @@ import math
 import numpy as np
 from llvmlite import ir
 from numba import njit, prange, types
-from numba.extending import intrinsic, models, register_model
+from numba.extending import intrinsic, models, overload, register_model
 
 from expressivity.activations import relu, sigmoid, tanh
 from expressivity.kernels.cpu import _HDR, rnd
@@ -173,6 +173,54 @@ def _vmask(typingctx, m, i, x):
     return x(m, i, x), codegen
 
 
+@intrinsic
+def _vblend(typingctx, m, i, x, y):
+    """x where the integer array m[i..i+7] is non-zero, else y, lane by lane."""
+
+    def codegen(context, builder, sig, args):
+        mt = sig.args[0]
+        mty = ir.VectorType(context.get_value_type(mt.dtype), _VL)
+        data = context.make_array(mt)(context, builder, args[0]).data
+        mv = builder.load(builder.bitcast(builder.gep(data, [args[1]]), mty.as_pointer()),
+                          align=1)  # fmt: skip
+        return builder.select(builder.icmp_signed("!=", mv, ir.Constant(mty, None)), args[2],
+                              args[3])  # fmt: skip
+
+    return x(m, i, x, y), codegen
+
+
+@intrinsic
+def _vsub(typingctx, x, y):
+    """x - y lane by lane (IEEE)."""
+    return x(x, y), lambda context, builder, sig, args: builder.fsub(args[0], args[1])
+
+
+@intrinsic
+def _vsplat(typingctx, a, x):
+    """x (a scalar of a's dtype) in all 8 lanes."""
+
+    def codegen(context, builder, sig, args):
+        vt = ir.VectorType(context.get_value_type(sig.args[0].dtype), _VL)
+        v = ir.Constant(vt, None)
+        for i in range(_VL):
+            v = builder.insert_element(v, args[1], ir.Constant(ir.IntType(32), i))
+        return v
+
+    return _Vec8(a.dtype)(a, x), codegen
+
+
+def _native(prec):
+    """True (at compile time) when ``rnd(x, prec)`` is the identity: the carrier's own
+    format, whose elementwise arithmetic then runs as explicit 8-lane vectors."""
+    return prec.dtype == np.int8
+
+
+@overload(_native)
+def _native_overload(prec):
+    yes = isinstance(prec, types.Array) and prec.dtype == types.int8
+    return lambda prec: yes
+
+
 # ----------------------------------------------------------------------------- pieces
 
 
@@ -245,32 +293,39 @@ def _matvec_t(wt, off, src, dst, J, K, L):
 
 @njit(cache=True)
 def _activate(pre, wt, boff, out, act, prec, L):
-    """out[j, l] = rnd(act(rnd(pre[j, l] + b))), b = wt[boff + j, l] (boff < 0: +0), l < L."""
+    """out[j, l] = rnd(act(rnd(pre[j, l] + b))), b = wt[boff + j, l] (boff < 0: +0), l < L;
+    one loop per row."""
     H = pre.shape[0]
     zero = pre.dtype.type(0.0)
     for j in range(H):
         r = boff + j
         if boff >= 0:
+            if act == 0:
+                for l in range(L):
+                    out[j, l] = rnd(sigmoid(rnd(pre[j, l] + wt[r, l], prec)), prec)
+            elif act == 1:
+                for l in range(L):
+                    out[j, l] = rnd(tanh(rnd(pre[j, l] + wt[r, l], prec)), prec)
+            else:
+                for l in range(L):
+                    out[j, l] = rnd(relu(rnd(pre[j, l] + wt[r, l], prec)), prec)
+        elif act == 0:
             for l in range(L):
-                out[j, l] = rnd(pre[j, l] + wt[r, l], prec)
-        else:
-            for l in range(L):
-                out[j, l] = rnd(pre[j, l] + zero, prec)
-        if act == 0:
-            for l in range(L):
-                out[j, l] = rnd(sigmoid(out[j, l]), prec)
+                out[j, l] = rnd(sigmoid(rnd(pre[j, l] + zero, prec)), prec)
         elif act == 1:
             for l in range(L):
-                out[j, l] = rnd(tanh(out[j, l]), prec)
+                out[j, l] = rnd(tanh(rnd(pre[j, l] + zero, prec)), prec)
         else:
             for l in range(L):
-                out[j, l] = rnd(relu(out[j, l]), prec)
+                out[j, l] = rnd(relu(rnd(pre[j, l] + zero, prec)), prec)
 
 
 @njit(cache=True)
-def _forward(wt, sym, lens, nf, Tc, dims, cfg, prec, states, gates, aux, pre):
+def _forward(wt, svm, live, lens, nf, Tc, dims, cfg, prec, states, gates, aux, pre):
     """The recurrence over steps 0..Tc-1 (as :func:`expressivity.kernels.cpu._forward_chunk`);
-    step t only for lanes l < nf[t] (the lanes sorted by word length, longest first)."""
+    step t only for lanes l < nf[t] (the lanes sorted by word length, longest first).
+    svm[t, v, l]: lane l reads symbol v at step t (inside its word); live[t + 1, l]: t is
+    inside the lane's word."""
     V, G, H = dims[0], dims[1], dims[2]
     L = lens.shape[0]
     oU = V * G * H
@@ -280,18 +335,20 @@ def _forward(wt, sym, lens, nf, Tc, dims, cfg, prec, states, gates, aux, pre):
     one = states.dtype.type(1.0)
     zero = one - one
     S = states.shape[1]
+    W = states.shape[2]
     for t in range(Tc):
         L = nf[t]
         h = states[t]  # rows 0..H-1: h; H..2H-1: the LSTM's c (whole rows keep a C layout)
-        st = sym[t]
         for g in range(G):
             base = _HDR + 5 * g
             act, has_u, ri, after = cfg[base], cfg[base + 1], cfg[base + 2], cfg[base + 3]
-            for j in range(H):  # W x: the packed row of the symbol each lane reads
-                for v in range(V):
-                    r = (v * G + g) * H + j
-                    for l in range(L):
-                        pre[j, l] = wt[r, l] if st[l] == v else pre[j, l]
+            for lb in range(0, L, _VL):  # W x: the packed row of the symbol each lane reads
+                for j in range(H):
+                    x = _vload(pre, j * W + lb)
+                    for v in range(V):
+                        m = (t * V + v) * W + lb
+                        x = _vblend(svm, m, _vload(wt, ((v * G + g) * H + j) * W + lb), x)
+                    _vstore(pre, j * W + lb, x)
             if after:  # act(W x + b + r ⊙ (U h + d)), each product rounded once
                 ax = aux[t]
                 ax[:, :] = zero
@@ -320,7 +377,40 @@ def _forward(wt, sym, lens, nf, Tc, dims, cfg, prec, states, gates, aux, pre):
             _activate(pre, wt, ob + g * H, gates[t, g], act, prec, L)
         hn = states[t + 1]
         cand = gates[t, ci]
-        if update == _LSTM:
+        if update == _LSTM and _native(prec):  # the same operations, 8 lanes at a time
+            ax = aux[t]
+            gq = t * G * H * W
+            for lb in range(0, L, _VL):
+                for j in range(H):
+                    q = gq + j * W + lb
+                    c = _vload(states, (t * S + H + j) * W + lb)
+                    fc = _vmul(_vload(gates, q + H * W), c)
+                    ic = _vmul(_vload(gates, q), _vload(gates, q + ci * H * W))
+                    _vstore(states, ((t + 1) * S + H + j) * W + lb, _vadd(fc, ic))
+            for j in range(H):
+                cn = hn[H + j]
+                for l in range(L):
+                    ax[j, l] = tanh(cn[l])
+            for lb in range(0, L, _VL):
+                for j in range(H):
+                    q = j * W + lb
+                    og = _vload(gates, gq + 2 * H * W + q)
+                    _vstore(states, (t + 1) * S * W + q, _vmul(og, _vload(aux, t * H * W + q)))
+        elif (update == _INTERP or update == _KEEP) and _native(prec):
+            ones = _vsplat(states, one)
+            for lb in range(0, L, _VL):
+                for j in range(H):
+                    q = j * W + lb
+                    z = _vload(gates, ((t * G + zi) * H + j) * W + lb)
+                    cv = _vload(gates, ((t * G + ci) * H + j) * W + lb)
+                    hv = _vload(states, t * S * W + q)
+                    omz = _vsub(ones, z)
+                    if update == _INTERP:
+                        x = _vadd(_vmul(omz, hv), _vmul(z, cv))
+                    else:
+                        x = _vadd(_vmul(z, hv), _vmul(omz, cv))
+                    _vstore(states, (t + 1) * S * W + q, x)
+        elif update == _LSTM:
             ax = aux[t]
             ig, fg, og = gates[t, 0], gates[t, 1], gates[t, 2]
             for j in range(H):
@@ -350,10 +440,11 @@ def _forward(wt, sym, lens, nf, Tc, dims, cfg, prec, states, gates, aux, pre):
             for j in range(H):
                 for l in range(L):
                     hn[j, l] = cand[j, l]
-        for i in range(S):  # lanes whose word has ended keep their state
-            a, b = states[t + 1, i], states[t, i]
-            for l in range(L):
-                a[l] = b[l] if t >= lens[l] else a[l]
+        l = L - 1  # lanes whose word has ended keep their state (the last few: sorted)
+        while l >= 0 and t >= lens[l]:
+            for i in range(S):
+                states[t + 1, i, l] = states[t, i, l]
+            l -= 1
 
 
 @njit(cache=True)
@@ -442,8 +533,19 @@ def _head(wt, lens, nh, real, Tc, dims, head, prec, states, Y, dz, dh_ext, lsum)
 
 @njit(cache=True)
 def _dactivate(dact, a, dp, act, prec, L):
-    """dp = rnd(dact * rnd(act'(.))), act' in terms of the output a (lanes l < L)."""
+    """dp = rnd(dact * rnd(act'(.))), act' in terms of the output a (lanes l < L; 8-lane
+    vectors for the sigmoid and tanh in a native format)."""
     H = a.shape[0]
+    W = a.shape[1]
+    if act != 2 and _native(prec):
+        ones = _vsplat(a, a.dtype.type(1.0))
+        for lb in range(0, L, _VL):
+            for j in range(H):
+                q = j * W + lb
+                v = _vload(a, q)
+                d = _vmul(v, _vsub(ones, v)) if act == 0 else _vsub(ones, _vmul(v, v))
+                _vstore(dp, q, _vmul(_vload(dact, q), d))
+        return
     one = a.dtype.type(1.0)
     zero = one - one
     for j in range(H):
@@ -460,7 +562,54 @@ def _dactivate(dact, a, dp, act, prec, L):
 
 
 @njit(cache=True)
-def _backward(wt, lens, nf, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, daux,
+def _lstm_back_vec(t, H, L, ci, states, gates, aux, dh, dc, dact, one):
+    """The LSTM's cell backward at step t for a native format (rnd the identity): the
+    operations of the scalar branch of :func:`_backward`, in 8-lane vectors."""
+    W = dh.shape[1]
+    G, S = gates.shape[1], states.shape[1]
+    ones = _vsplat(dh, one)
+    for lb in range(0, L, _VL):
+        for j in range(H):
+            q = j * W + lb
+            gq = (t * G * H + j) * W + lb  # gate g's row j: gq + g H W
+            dhv, tv = _vload(dh, q), _vload(aux, (t * H + j) * W + lb)
+            og = _vload(gates, gq + 2 * H * W)
+            dtv = _vmul(_vmul(dhv, og), _vsub(ones, _vmul(tv, tv)))
+            dcn = _vadd(_vload(dc, q), dtv)
+            _vstore(dact, (2 * H + j) * W + lb, _vmul(dhv, tv))
+            _vstore(dact, (H + j) * W + lb, _vmul(dcn, _vload(states, (t * S + H + j) * W + lb)))
+            _vstore(dact, j * W + lb, _vmul(dcn, _vload(gates, gq + ci * H * W)))
+            _vstore(dact, (3 * H + j) * W + lb, _vmul(dcn, _vload(gates, gq)))
+            _vstore(dc, q, _vmul(dcn, _vload(gates, gq + H * W)))
+
+
+@njit(cache=True)
+def _interp_back_vec(t, H, L, interp, zi, ci, states, gates, dh, dact, dprev, one):
+    """The GRU-style interpolation backward at step t for a native format, 8-lane vectors
+    (the operations of the scalar branch of :func:`_backward`)."""
+    W = dh.shape[1]
+    G, S = gates.shape[1], states.shape[1]
+    ones = _vsplat(dh, one)
+    for lb in range(0, L, _VL):
+        for j in range(H):
+            q = j * W + lb
+            dhv = _vload(dh, q)
+            z = _vload(gates, ((t * G + zi) * H + j) * W + lb)
+            cand = _vload(gates, ((t * G + ci) * H + j) * W + lb)
+            h = _vload(states, (t * S + j) * W + lb)
+            omz = _vsub(ones, z)
+            if interp:  # h' = (1 - z) h + z hh
+                _vstore(dact, (zi * H + j) * W + lb, _vmul(dhv, _vsub(cand, h)))
+                _vstore(dact, (ci * H + j) * W + lb, _vmul(dhv, z))
+                _vstore(dprev, q, _vmul(dhv, omz))
+            else:  # h' = z h + (1 - z) hh
+                _vstore(dact, (zi * H + j) * W + lb, _vmul(dhv, _vsub(h, cand)))
+                _vstore(dact, (ci * H + j) * W + lb, _vmul(dhv, omz))
+                _vstore(dprev, q, _vmul(dhv, z))
+
+
+@njit(cache=True)
+def _backward(wt, live, lens, nf, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, daux,
               dstate0, work, dact):  # fmt: skip
     """Backpropagation through time (as :func:`expressivity.kernels.cpu._backward_chunk`);
     step t only for lanes l < nf[t] (the others pass their state through untouched)."""
@@ -482,7 +631,9 @@ def _backward(wt, lens, nf, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpr
         dprev[:, :] = zero
         dh1[:, :] = dh
         dc1[:, :] = dc
-        if update == _LSTM:
+        if update == _LSTM and _native(prec):  # the same operations, 8 lanes at a time
+            _lstm_back_vec(t, H, L, ci, states, gates, aux, dh, dc, dact, one)
+        elif update == _LSTM:
             tv, og = aux[t], gates[t, 2]
             st, cand, ig, fg = states[t], gates[t, ci], gates[t, 0], gates[t, 1]
             dcn = dprev  # scratch: the LSTM has no direct h -> h' path
@@ -503,6 +654,9 @@ def _backward(wt, lens, nf, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpr
                 for l in range(L):
                     dc[j, l] = rnd(dcn[j, l] * fg[j, l], prec)
             dcn[:, :] = zero
+        elif (update == _INTERP or update == _KEEP) and _native(prec):
+            _interp_back_vec(t, H, L, update == _INTERP, zi, ci, states, gates, dh, dact, dprev,
+                             one)  # fmt: skip
         elif update == _INTERP or update == _KEEP:
             z, cand, h = gates[t, zi], gates[t, ci], states[t]
             dzg, dhh = dact[zi], dact[ci]
@@ -552,17 +706,27 @@ def _backward(wt, lens, nf, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpr
                 else:
                     _matvec_t(wt, oU + g * H * H, dp, dtmp, H, H, L)
         ext = dh_ext[t]
-        for j in range(H):
-            for l in range(L):
-                dh[j, l] = rnd(rnd(dprev[j, l] + rnd(dtmp[j, l], prec), prec) + ext[j, l], prec)
-        for l in range(L):  # lanes whose word had ended: the state passed through unchanged
-            if t >= lens[l]:
+        if _native(prec):
+            W = dh.shape[1]
+            for lb in range(0, L, _VL):
                 for j in range(H):
-                    dh[j, l] = dh1[j, l]
-                    dc[j, l] = dc1[j, l]
-                    daux[t, j, l] = zero
-                    for g in range(G):
-                        dpre[t, g, j, l] = zero
+                    q = j * W + lb
+                    x = _vadd(_vload(dprev, q), _vload(dtmp, q))
+                    _vstore(dh, q, _vadd(x, _vload(ext, q)))
+        else:
+            for j in range(H):
+                for l in range(L):
+                    dh[j, l] = rnd(rnd(dprev[j, l] + rnd(dtmp[j, l], prec), prec) + ext[j, l],
+                                   prec)  # fmt: skip
+        l = L - 1  # lanes whose word had ended (the last few: sorted): state passed through
+        while l >= 0 and t >= lens[l]:
+            for j in range(H):
+                dh[j, l] = dh1[j, l]
+                dc[j, l] = dc1[j, l]
+                daux[t, j, l] = zero
+                for g in range(G):
+                    dpre[t, g, j, l] = zero
+            l -= 1
     L = lens.shape[0]
     S = dstate0.shape[0]
     for j in range(H):
@@ -935,14 +1099,12 @@ def _tile(p0, p1, dims, model, opt, data, result, cfg, prec):
             if real[l]:
                 p = p0 + net[l]
                 i = idx[k, p]
-                for t in range(T):
+                for t in range(n):
                     sym[t, l] = sym_all[p, i, t]
                 for t in range(n + 1):
                     for o in range(O):
                         Y[t, o, l] = Y_all[p, i, t, o]
             else:
-                for t in range(T):
-                    sym[t, l] = 0
                 for o in range(O):
                     Y[0, o, l] = zero
         for t in range(Tc + 2):  # masks of the gradient sums
@@ -955,9 +1117,9 @@ def _tile(p0, p1, dims, model, opt, data, result, cfg, prec):
         _lane_counts(lens, Tc, nf, nh)
         for s in range(S):
             states[0, s, :] = wt[os0 + s]
-        _forward(wt, sym, lens, nf, Tc, dims, cfg, prec, states, gates, aux, pre)
+        _forward(wt, svm, live, lens, nf, Tc, dims, cfg, prec, states, gates, aux, pre)
         _head(wt, lens, nh, real, Tc, dims, dims[6], prec, states, Y, dz, dh_ext, lsum)
-        _backward(wt, lens, nf, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, daux,
+        _backward(wt, live, lens, nf, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, daux,
                   dstate0, work, dact)  # fmt: skip
         _gradients(wt, sym, lens, live, svm, Tc, dims, cfg, prec, states, aux, dz, dpre, daux,
                    dstate0, grad)  # fmt: skip
