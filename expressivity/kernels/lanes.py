@@ -752,7 +752,7 @@ def _outer_block(grad, r0, a, ast, aoff, src, live, lens, t0, t1, H):
     for lb in range(0, W, _VL):
         tb = min(t1, lens[lb])
         if tb <= t0:
-            continue
+            break  # lanes sorted: the next blocks' words are no longer
         for j in range(H):
             k = 0
             while k + 4 <= H:
@@ -784,12 +784,12 @@ def _outer_block(grad, r0, a, ast, aoff, src, live, lens, t0, t1, H):
 
 
 @njit(cache=True)
-def _row_sum(grad, row, a, ast, aoff, mask, mst, moff, lb, tb):
-    """grad[row, lb..lb+7] += sum over t < tb of a[t ast + aoff] where mask[t mst + moff]
-    (rows of 8 lanes), t ascending, in a register."""
+def _row_sum(grad, row, a, ast, aoff, mask, mst, moff, lb, t0, tb):
+    """grad[row, lb..lb+7] += sum over t0 <= t < tb of a[t ast + aoff] where
+    mask[t mst + moff] (rows of 8 lanes), t ascending, in a register."""
     W = grad.shape[1]
     acc = _vload(grad, row * W + lb)
-    for t in range(tb):
+    for t in range(t0, tb):
         x = _vload(a, (t * ast + aoff) * W + lb)
         acc = _vadd(acc, _vmask(mask, (t * mst + moff) * W + lb, x))
     _vstore(grad, row * W + lb, acc)
@@ -816,16 +816,20 @@ def _gradients(wt, sym, lens, live, svm, Tc, dims, cfg, prec, states, aux, dz, d
     oE = oW + G * H * E
     zero = states.dtype.type(0.0)
     grad[:, :] = zero
-    for lb in range(0, L, _VL):  # biases, inputs and d: terms in step order, in registers
-        tb = lens[lb]
-        for g in range(G):
+    for t0 in range(0, Tc, _TB):  # biases, inputs and d: blocks of steps, terms in step order
+        for lb in range(0, L, _VL):
+            tb = min(t0 + _TB, lens[lb])
+            if tb <= t0:
+                break  # lanes sorted: the next blocks' words are no longer
+            for g in range(G):
+                for j in range(H):
+                    a = g * H + j
+                    _row_sum(grad, ob + a, dpre, G * H, a, live, 1, 1, lb, t0, tb)
+                    for v in range(V):
+                        _row_sum(grad, (v * G + g) * H + j, dpre, G * H, a, svm, V, v, lb, t0,
+                                 tb)  # fmt: skip
             for j in range(H):
-                _row_sum(grad, ob + g * H + j, dpre, G * H, g * H + j, live, 1, 1, lb, tb)
-                for v in range(V):
-                    _row_sum(grad, (v * G + g) * H + j, dpre, G * H, g * H + j, svm, V, v, lb,
-                             tb)  # fmt: skip
-        for j in range(H):
-            _row_sum(grad, od + j, daux, H, j, live, 1, 1, lb, tb)
+                _row_sum(grad, od + j, daux, H, j, live, 1, 1, lb, t0, tb)
     for t0 in range(0, Tc, _TB):  # U: blocks of steps, each entry's terms in step order
         t1 = min(t0 + _TB, Tc)
         for g in range(G):
@@ -837,18 +841,21 @@ def _gradients(wt, sym, lens, live, svm, Tc, dims, cfg, prec, states, aux, dz, d
                 _outer_block(grad, oU + g * H * H, daux, H, 0, src, live, lens, t0, t1, H)
             else:
                 _outer_block(grad, oU + g * H * H, dpre, G * H, g * H, src, live, lens, t0, t1, H)
-    for lb in range(0, L, _VL):  # the readout: steps 0..length
-        tb = lens[lb] + 1
-        for o in range(O):
-            _row_sum(grad, obo + o, dz, O, o, live, 1, 0, lb, tb)
-            for k in range(H):
-                r = (ow + o * H + k) * L + lb
-                acc = _vload(grad, r)
-                for t in range(tb):
-                    x = _vmul(_vload(dz, (t * O + o) * L + lb),
-                              _vload(states, (t * S + k) * L + lb))  # fmt: skip
-                    acc = _vadd(acc, _vmask(live, t * L + lb, x))
-                _vstore(grad, r, acc)
+    for t0 in range(0, Tc + 1, _TB):  # the readout: steps 0..length, blocks of steps
+        for lb in range(0, L, _VL):
+            tb = min(t0 + _TB, lens[lb] + 1)
+            if tb <= t0:
+                break
+            for o in range(O):
+                _row_sum(grad, obo + o, dz, O, o, live, 1, 0, lb, t0, tb)
+                for k in range(H):
+                    r = (ow + o * H + k) * L + lb
+                    acc = _vload(grad, r)
+                    for t in range(t0, tb):
+                        x = _vmul(_vload(dz, (t * O + o) * L + lb),
+                                  _vload(states, (t * S + k) * L + lb))  # fmt: skip
+                        acc = _vadd(acc, _vmask(live, t * L + lb, x))
+                    _vstore(grad, r, acc)
     for k in range(S):  # 0 + x, as a sum over one word
         x = grad[os0 + k]
         for l in range(L):
