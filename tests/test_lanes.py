@@ -98,6 +98,15 @@ def test_sgd_with_momentum_equals_training_alone():
     _check(nets, data, cfgs)
 
 
+@pytest.mark.parametrize(("cell", "precision", "E"), [("lstm", "float32", 3), ("gru", "float32", None),
+                                                     ("gru-reset-after", "float32", None),
+                                                     ("lstm", "bfloat16", None)])  # fmt: skip
+def test_several_vectors_of_lanes_and_units_equal_training_alone(cell, precision, E):
+    """19 networks: three 8-lane vectors, the last one partly padding, re-sorted by word
+    length at every update; 6 units: a block of four rows and a remainder in the products."""
+    _check(*_setup(cell, precision=precision, P=19, H=6, E=E))
+
+
 def test_populations_across_tiles_and_not_a_multiple_of_the_simd_width(monkeypatch):
     monkeypatch.setattr(lanes, "TILE", 8)  # 11 networks: two uneven tiles, 6 and 5 lanes
     assert tile_bounds(11, lanes.TILE, 1).tolist() == [0, 6, 11]
