@@ -20,17 +20,38 @@ Exactness. Every lane performs the operations of
 same order: the same products, the same sums (k ascending in the recurrent
 products, steps ascending in the gradient sums, entries ascending in the
 clipping norm), the same roundings. Lanes differ only in *which* entries they
-compute, never in how: a lane whose word has ended keeps its state, takes no
-further terms in its sums (a masked term is not added), and a network whose
-update failed is not written. So each network's weights, moments, losses and
+compute, never in how, nor in which lane: a lane whose word has ended keeps
+its state, takes no further terms in its sums (a masked term adds +0), and a
+network whose update failed is not written. So each network's weights, moments, losses and
 statuses equal those of training it alone with
 :func:`expressivity.training.train`, bit for bit, in every precision
 (``tests/test_lanes.py``). There is no reassociated sum to bound.
 
 Tiles. Lanes are cut into tiles of at most :data:`TILE` networks; a tile's
 weights and its per-step work arrays are copied into contiguous tile-local
-arrays for the whole call, so its K updates run on them. Tiles are independent for the whole call, so with more than one numba
-thread they run in parallel (one parallel region per call of K updates).
+arrays for the whole call, so its K updates run on them; their lane count is
+padded to whole 8-lane vectors (padding lanes: inactive, no word, zero
+weights). Tiles are independent for the whole call, so with more than one
+numba thread they run in parallel (one parallel region per call of K updates).
+
+Sorted lanes. Words differ in length (the Weiss protocol: 2 to 198 symbols),
+and a tile would otherwise run every lane to its longest word. Before each
+update a tile reorders its networks (the columns of its weights and Adam
+state) by this update's word length, longest first, so the lanes still inside
+their word at step t are a prefix: step t runs only for the first ``nf[t]``
+lanes (rounded up to whole vectors), the readout for ``nh[t]``, and a block of
+8 lanes' gradient sums stops at its longest word. A lane's arithmetic does not
+depend on its position, so the order changes nothing but the time.
+
+Vectors. LLVM's vectoriser, given loops over 8-64 lanes, spends more in its
+runtime alias checks and remainder loops than in the arithmetic. The
+recurrent products, the gradient sums and (in a native format, where ``rnd``
+is the identity) the cells' elementwise steps are written with explicit 8-lane
+vectors instead (:func:`_vload`, :func:`_vadd`, :func:`_vmul`, ... : LLVM
+vector values through numba intrinsics, IEEE operations without contraction,
+so each lane computes exactly the scalar operations), with the accumulators of
+four rows held in registers across a product's terms. The activations stay
+loops over lanes (their scalar float32 functions, vectorised by LLVM).
 
 Arrays (P networks, NW weights each, K updates, T steps):
 
@@ -70,18 +91,18 @@ __all__ = ["MAX_HIDDEN", "MIN_LANES", "TILE", "tile_bounds", "train_lanes"]
 
 #: networks per tile (at most): every lane loop pays a fixed cost (the
 #: vectoriser's alias checks, its remainder loop) of several ns, so wider tiles
-#: are faster per network even when a tile's weights leave L2 (measured at
-#: H = 32, LSTM, T = 190: 3.4, 2.2, 1.4 and 1.0 ms per network-update at 8, 16,
-#: 32 and 64 lanes, on a shared machine)
+#: are faster per network even when a tile's weights leave L2 (measured before
+#: the explicit vectors at H = 32, LSTM, T = 190: 3.4, 2.2, 1.4 and 1.0 ms per
+#: network-update at 8, 16, 32 and 64 lanes, on a shared machine)
 TILE = 64
 #: the CPU backend trains populations of at least this many one-word-per-update
 #: networks as lanes; smaller ones keep the fused one-network step, network
-#: after network (Weiss protocol, 2-core machine, H = 10: lanes were 0.7-0.8x
-#: of it at P = 8 and 1.0-1.2x at P = 32 under load, 1.7x at P = 32 and
-#: 2.1-2.5x at P = 128 when the machine was nearly idle)
+#: after network (Weiss protocol, 2-core machine, H = 10, with sorted lanes and
+#: explicit vectors, two other busy processes on the machine: lanes were
+#: 1.0-1.05x of it at P = 8, 2.0x at P = 32, 1.8-2.2x at P = 128)
 MIN_LANES = 32
-#: ... and hidden sizes up to this (at H = 32 lanes were 0.3-0.7x of the
-#: one-network step for the GRU and 0.6-1.2x for the LSTM at P = 32-128)
+#: ... and hidden sizes up to this (at H = 32, same run: 0.8-0.9x of the
+#: one-network step at P = 32-128, whose own products vectorise over units there)
 MAX_HIDDEN = 16
 
 _LSTM, _INTERP, _KEEP = 0, 1, 2
@@ -462,14 +483,10 @@ def _head(wt, lens, nh, real, Tc, dims, head, prec, states, Y, dz, dh_ext, lsum)
         lsum[l] = 0.0
     for t in range(Tc + 1):
         L = nh[t]
-        h = states[t]
-        for o in range(O):  # logits, rounded once
+        dz[t, :, :] = zero  # logits (k ascending from +0, in vectors), rounded once
+        _matvec(wt, ow, states[t], dz[t], O, H, L)
+        for o in range(O):
             z = dz[t, o]
-            z[:] = zero
-            for k in range(H):
-                u, hk = wt[ow + o * H + k], h[k]
-                for l in range(L):
-                    z[l] += u[l] * hk[l]
             b = wt[obo + o]
             for l in range(L):
                 z[l] = rnd(z[l] + b[l], prec)
@@ -520,13 +537,10 @@ def _head(wt, lens, nh, real, Tc, dims, head, prec, states, Y, dz, dh_ext, lsum)
                     y = float(Y[t, o, l])
                     lsum[l] -= y * math.log(pf + 1e-300) + (1.0 - y) * math.log(1.0 - pf + 1e-300)
                     dz[t, o, l] = rnd(dz[t, o, l] - Y[t, o, l], prec)
-        for k in range(H):  # d loss / d h = W_out^T dz, rounded once
+        dh_ext[t, :, :] = zero  # d loss / d h = W_out^T dz (o ascending, vectors), rounded once
+        _matvec_t(wt, ow, dz[t], dh_ext[t], O, H, L)
+        for k in range(H):
             d = dh_ext[t, k]
-            d[:] = zero
-            for o in range(O):
-                u, zo = wt[ow + o * H + k], dz[t, o]
-                for l in range(L):
-                    d[l] += u[l] * zo[l]
             for l in range(L):
                 d[l] = rnd(d[l], prec) if (real[l] and t <= lens[l]) else zero
 
