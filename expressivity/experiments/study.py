@@ -1063,10 +1063,13 @@ def write_study_report(data: dict, directory: str | Path, command: str = "") -> 
               "cell can represent; the budget is too small for them."]  # fmt: skip
     # --- counting
     L += ["", "## Counting languages", "",
-          "Generalized: the frontier (every n from 1 right: member accepted, near misses "
-          "rejected, next sets right) reaches twice the largest training n (Dyck-1 and "
-          "shuffle-2 train on lengths up to L, so on n up to L/2). Frontiers are medians "
-          "over seeds, each searched densely until its first failure or the limit "
+          "Generalized: the frontier (every n from 1 right, docs/frontier.md: member "
+          "accepted, near misses with a block count off by ±1 or ±2 rejected, along the "
+          "member's last block read on to twice its length exactly the members accepted, "
+          "next sets right) reaches twice the largest training n (Dyck-1 and shuffle-2 "
+          "train on lengths up to L, so on n up to L/2). Median frontier: the lower median "
+          "over seeds (the middle seed's own frontier, with how far it was checked), each "
+          "searched densely until its first failure or the limit "
           f"({cfg['frontier_limit']}); `>=` marks a lower bound. p: Fisher exact test of the "
           "cell's fixed-budget generalization against the LSTM's.", "",
           "| language | cell | generalized (fixed) | generalized (early) | median frontier "
@@ -1194,9 +1197,15 @@ def write_study_report(data: dict, directory: str | Path, command: str = "") -> 
           "- The precision law for trained networks re-rounds float32-trained weights to each "
           "format; networks trained in the format itself may do better.",
           f"- Frontiers are checked to {cfg['frontier_limit']} at most; a value marked `>=` "
-          "did not fail there. The dense walk's cost grows as n² (a network right up to 10^4 "
-          "would take about 25 min per search on this machine), so far-generalizing "
-          "networks are lower bounds here; `--frontier-limit` searches further."]  # fmt: skip
+          "did not fail there. The dense walk's cost grows as n² (a 32-unit network right "
+          "up to 10^4 takes a few minutes per search on this machine, with the prefixes of "
+          "each n's words shared), so far-generalizing networks are lower bounds here; "
+          "`--frontier-limit` searches further.",
+          "- Near misses are off by ±1 or ±2 in one block, and the continuation reads only "
+          "the last block on: a network that keeps an earlier block's count modulo 3 or "
+          "more could pass them (no trained network here is known to).",
+          "- The budget check retrains 5 of the 20 seeds per cell at a larger budget; it "
+          "shows whether more budget changes the answer, not where each seed's plateau lies."]  # fmt: skip
     errs = [a["error"] for a in an.values() if a.get("error")]
     if errs:
         L += [f"- The counter analysis failed on {len(errs)} network(s) (counted as no counting "
