@@ -227,9 +227,11 @@ def _notes(quick: bool, paper_lr: bool, summary: dict) -> list[str]:
         "Training and evaluation start at n = 1 (the released networks reject the empty word); "
         "gradients are clipped to norm 5 (DyNet's default). Training stops at 100% accuracy on the training range's positives and near misses "
         "(a^n b^(n±1), ...), or after the epoch budget; the best validation weights are kept.",
-        "frontier: largest n such that a^n b^n (c^n) is accepted and all its near misses are "
-        "rejected for every n' <= n; max accepted: largest n accepted (including a few "
-        "far points up to 20x the training range).",
+        "frontier: largest n such that every n' <= n is right (docs/frontier.md: a^n' b^n' "
+        "(c^n') accepted, its near misses off by ±1 or ±2 in one block rejected, and along "
+        "its last block read on to twice its length only the member accepted); max "
+        "accepted: largest n accepted (including a few far points up to 20x the training "
+        "range).",
     ]
     if quick:
         notes.append("Quick mode: 2 seeds, 100 epochs, dense evaluation to 2x the training range.")

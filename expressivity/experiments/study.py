@@ -727,7 +727,7 @@ def run_study(cfg: StudyConfig, out_dir: str | Path, backend: str = "cpu",
     if progress:
         progress("analysing: counters, precision law, saturation, released networks")
     data["analysis"] = _analyse(cfg, data["final"], out)
-    data["precision_law"] = _precision_law(cfg, data["final"])
+    data["precision_law"] = _precision_law(cfg, data["final"], out)
     data["references"], data["references_skipped"] = _references(cfg, reference_dir)
     data["wall_seconds"] = time.perf_counter() - t0
     (out / "study.json").write_text(json.dumps(data, default=_jsonable))
@@ -861,10 +861,19 @@ def _analyse(cfg: StudyConfig, rows: list[dict], out: Path) -> dict:
     return cache
 
 
-def _precision_law(cfg: StudyConfig, rows: list[dict]) -> dict:
-    """Hand-built counter's break along a^n, and trained LSTMs' frontiers, per format."""
-    from expressivity.evaluate import search_frontier
+def _precision_law(cfg: StudyConfig, rows: list[dict], out: Path | None = None) -> dict:
+    """Hand-built counter's break along a^n, and trained LSTMs' frontiers, per format.
+
+    The trained networks' frontiers are kept in ``out/precision.json`` (per run,
+    format, limit and frontier definition), so a resumed study does not search
+    them again.
+    """
+    from expressivity.evaluate import FRONTIER_DEFINITION, search_frontier
     from expressivity.languages import get_language
+
+    cache_path = out / "precision.json" if out is not None else None
+    cache = (json.loads(cache_path.read_text())
+             if cache_path is not None and cache_path.exists() else {})  # fmt: skip
 
     hand = []
     for p in cfg.precisions:
@@ -879,11 +888,17 @@ def _precision_law(cfg: StudyConfig, rows: list[dict]) -> dict:
              and r["metrics"]["fixed"].get("generalized")]  # fmt: skip
     for r in lstms[:5]:
         net = _load(r)
+        h = r["spec_hash"] if "spec_hash" in r else RunSpec(**r["spec"]).spec_hash
         per = {}
         for p in cfg.precisions:
-            f = search_frontier(net.with_precision(p), lang, limit=cfg.frontier_limit)
-            per[p] = dict(value=f.value, checked_to=f.checked_to, exact=f.exact,
-                          explains=f.precision_explains)  # fmt: skip
+            key = f"{h}|{p}|{cfg.frontier_limit}|{FRONTIER_DEFINITION}"
+            if key not in cache:
+                f = search_frontier(net.with_precision(p), lang, limit=cfg.frontier_limit)
+                cache[key] = dict(value=f.value, checked_to=f.checked_to, exact=f.exact,
+                                  explains=f.precision_explains)  # fmt: skip
+                if cache_path is not None:
+                    cache_path.write_text(json.dumps(cache))
+            per[p] = cache[key]
         trained.append(dict(seed=r["spec"]["seed"], frontiers=per))
     return {"hand": hand, "trained": trained}
 
