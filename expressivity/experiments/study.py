@@ -769,8 +769,7 @@ def _refresh_frontiers(cfg: StudyConfig, groups: list, out: Path,
                     old = f is None or f.get("definition", 1) != FRONTIER_DEFINITION
                     if old or (f["reason"] == "limit" and f["checked_to"] < cfg.frontier_limit):
                         todo.append((r, which, m, kind))
-    ran = 0
-    for r, which, m, kind in progress_bar(todo, desc="frontiers", unit="net"):
+    def known(r, which, m, kind):
         criterion = "correct" if kind == "frontier" else "sets"
         h = r["spec_hash"] if "spec_hash" in r else RunSpec(**r["spec"]).spec_hash
         key = f"{h}|{which}|{FRONTIER_DEFINITION}|{criterion}"
@@ -778,22 +777,36 @@ def _refresh_frontiers(cfg: StudyConfig, groups: list, out: Path,
         ext = cache.get(key)
         if ext is None and f is not None and f.get("definition", 1) == FRONTIER_DEFINITION:
             ext = f
-        if ext is None or (ext["reason"] == "limit" and ext["checked_to"] < cfg.frontier_limit):
-            start = ext["checked_to"] + 1 if ext else 1
-            net = _load(r, which)
-            more = search_frontier(net, get_language(r["spec"]["language"]), start=start,
-                                   limit=cfg.frontier_limit, criterion=criterion)  # fmt: skip
-            ext = dict(more.to_json(), start=1)
-            if more.first_failure is None:
-                ext["value"] = cfg.frontier_limit
-            cache[key] = ext
-            cache_path.write_text(json.dumps(cache))
-            ran += 1
-            if progress and (more.first_failure is None or more.value >= 100):
-                progress(f"{r.get('label', h)} ({which}, {criterion}): frontier {more}")
+        return key, criterion, h, ext
+
+    def apply(r, m, kind, ext):
         m[kind] = ext
         if kind == "frontier":
             m["generalized"] = bool(ext["value"] >= 2 * _train_n(r["spec"]))
+
+    search = []
+    for r, which, m, kind in todo:  # answers already searched (cache) need no bar
+        ext = known(r, which, m, kind)[3]
+        if ext is None or (ext["reason"] == "limit" and ext["checked_to"] < cfg.frontier_limit):
+            search.append((r, which, m, kind))
+        else:
+            apply(r, m, kind, ext)
+    ran = 0
+    for r, which, m, kind in (progress_bar(search, desc="frontiers", unit="net") if search else []):
+        key, criterion, h, ext = known(r, which, m, kind)
+        start = ext["checked_to"] + 1 if ext else 1
+        net = _load(r, which)
+        more = search_frontier(net, get_language(r["spec"]["language"]), start=start,
+                               limit=cfg.frontier_limit, criterion=criterion)  # fmt: skip
+        ext = dict(more.to_json(), start=1)
+        if more.first_failure is None:
+            ext["value"] = cfg.frontier_limit
+        cache[key] = ext
+        cache_path.write_text(json.dumps(cache))
+        ran += 1
+        if progress and (more.first_failure is None or more.value >= 100):
+            progress(f"{r.get('label', h)} ({which}, {criterion}): frontier {more}")
+        apply(r, m, kind, ext)
     return ran
 
 
