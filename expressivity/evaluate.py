@@ -509,6 +509,7 @@ def search_frontier(
         batch_symbols = _default_batch_symbols(net)
     if int(batch_symbols) < 1:
         raise ValueError(f"batch_symbols must be >= 1, got {batch_symbols}")
+    batch_symbols = int(batch_symbols)
     try:
         lang.positive_of_n(start)
     except (AttributeError, NotImplementedError) as err:

@@ -115,6 +115,9 @@ def test_bad_input():
     with pytest.raises(ValueError, match="alphabet"):
         accepts_shared(net, ["abc"])
     assert outputs_shared(net, []) == [] and accepts_shared(net, []).shape == (0,)
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="batch_symbols must be an integer >= 1"):
+            accepts_shared(net, ["ab"], batch_symbols=bad)
     with pytest.raises(ValueError, match="state0 must have shape"):
         net.trace(["a"], state0=np.zeros((2, 2)))
 
