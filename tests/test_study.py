@@ -178,3 +178,27 @@ def test_stored_frontiers_are_brought_to_the_definition_and_limit(tmp_path):
     r = row()  # a rerun reads the cache: no search
     assert _refresh_frontiers(cfg, [[r]], tmp_path, None) == 0
     assert r["metrics"]["early"]["frontier"]["value"] == 127
+
+
+def test_groups_on_a_dask_worker_equal_groups_here(tmp_path):
+    # the study's dask path (GroupRunner): same rows, same saved networks as training here
+    import numpy as np
+
+    import expressivity as ex
+    from expressivity.experiments.study import GroupRunner, _run_groups, _spec
+
+    cfg = tiny_config()
+    specs = [_spec(cfg, "lstm", "anbn", 1e-2, 10, s) for s in (0, 1)]
+    here = _run_groups(specs, cfg, tmp_path / "here", None, "t", True, "cpu", None)
+    with GroupRunner(n_workers=1) as runner:
+        there = _run_groups(specs, cfg, tmp_path / "dask", None, "t", True, "cpu", None,
+                            runner=runner)  # fmt: skip
+    assert set(here) == set(there) == {s.spec_hash for s in specs}
+    for h in here:
+        a, b = here[h], there[h]
+        assert a["status"] == b["status"] == "done"
+        for w in ("early", "fixed"):
+            assert a["metrics"][w]["frontier"] == b["metrics"][w]["frontier"]
+            assert a["metrics"][w]["val_accuracy"] == b["metrics"][w]["val_accuracy"]
+        pa, pb = ex.Network.load(a["model_path"]).params, ex.Network.load(b["model_path"]).params
+        assert all(np.array_equal(pa[k], pb[k]) for k in pa)
