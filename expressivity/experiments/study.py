@@ -1232,8 +1232,9 @@ def write_study_report(data: dict, directory: str | Path, command: str = "") -> 
           "- Near misses are off by ±1 or ±2 in one block, and the continuation reads only "
           "the last block on: a network that keeps an earlier block's count modulo 3 or "
           "more could pass them (no trained network here is known to).",
-          "- The budget check retrains 5 of the 20 seeds per cell at a larger budget; it "
-          "shows whether more budget changes the answer, not where each seed's plateau lies."]  # fmt: skip
+          f"- The budget check retrains {min(cfg.get('budget_check_seeds', 5), cfg['seeds'])} of "
+          f"the {cfg['seeds']} seeds per cell at a larger budget; it shows whether more budget "
+          "changes the answer, not where each seed's plateau lies."]  # fmt: skip
     errs = [a["error"] for a in an.values() if a.get("error")]
     if errs:
         L += [f"- The counter analysis failed on {len(errs)} network(s) (counted as no counting "
@@ -1332,7 +1333,8 @@ def _budget_check_lines(data: dict, cells: list) -> list[str]:
     base = _by_cell_lang(data["final"])
     more = _by_cell_lang(data["budget_check"])
     L = ["", "#### The budget check", "",
-         f"The first {cfg.get('budget_check_seeds')} seeds of every cell trained again at its "
+         (f"The first {k_} seeds" if (k_ := min(cfg.get("budget_check_seeds", 5), cfg["seeds"])) > 1
+          else "The first seed") + " of every cell trained again at its "
          "chosen setting with " + ", ".join(f"{check[lang]}× the {lang} budget" for lang in langs)
          + " (same seeds, same data order: a paired comparison). Each entry: seeds that "
          "generalize at the study's budget → at the larger one, fixed budget / early-stopped; "
