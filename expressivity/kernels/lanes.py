@@ -246,70 +246,51 @@ def _native_overload(prec):
 
 
 @njit(cache=True)
-def _matvec(wt, off, src, dst, J, K, L):
-    """dst[j, l] += sum_k wt[off + j K + k, l] src[k, l], k ascending, lanes l < L (L a
-    multiple of 8): four rows of 8 lanes held in registers across k."""
+def _rowsums(wt, off, src, dst, R, M, rs, ms, L):
+    """dst[i, l] += sum_m wt[off + i rs + m ms, l] src[m, l], m ascending, lanes l < L
+    (L a multiple of 8): four rows of 8 lanes held in registers across m."""
     W = dst.shape[1]
-    KW = K * W
+    RW, MW = rs * W, ms * W
     for lb in range(0, L, _VL):
-        j = 0
-        while j + 4 <= J:
-            d = j * W + lb
+        i = 0
+        while i + 4 <= R:
+            d = i * W + lb
             a0, a1 = _vload(dst, d), _vload(dst, d + W)
             a2, a3 = _vload(dst, d + 2 * W), _vload(dst, d + 3 * W)
-            for k in range(K):
-                x = _vload(src, k * W + lb)
-                r = (off + j * K + k) * W + lb
+            r = (off + i * rs) * W + lb
+            for m in range(M):
+                x = _vload(src, m * W + lb)
                 a0 = _vadd(a0, _vmul(_vload(wt, r), x))
-                a1 = _vadd(a1, _vmul(_vload(wt, r + KW), x))
-                a2 = _vadd(a2, _vmul(_vload(wt, r + 2 * KW), x))
-                a3 = _vadd(a3, _vmul(_vload(wt, r + 3 * KW), x))
+                a1 = _vadd(a1, _vmul(_vload(wt, r + RW), x))
+                a2 = _vadd(a2, _vmul(_vload(wt, r + 2 * RW), x))
+                a3 = _vadd(a3, _vmul(_vload(wt, r + 3 * RW), x))
+                r += MW
             _vstore(dst, d, a0)
             _vstore(dst, d + W, a1)
             _vstore(dst, d + 2 * W, a2)
             _vstore(dst, d + 3 * W, a3)
-            j += 4
-        while j < J:
-            d = j * W + lb
+            i += 4
+        while i < R:
+            d = i * W + lb
             a0 = _vload(dst, d)
-            for k in range(K):
-                a0 = _vadd(a0, _vmul(_vload(wt, (off + j * K + k) * W + lb),
-                                     _vload(src, k * W + lb)))  # fmt: skip
+            r = (off + i * rs) * W + lb
+            for m in range(M):
+                a0 = _vadd(a0, _vmul(_vload(wt, r), _vload(src, m * W + lb)))
+                r += MW
             _vstore(dst, d, a0)
-            j += 1
+            i += 1
+
+
+@njit(cache=True)
+def _matvec(wt, off, src, dst, J, K, L):
+    """dst[j, l] += sum_k wt[off + j K + k, l] src[k, l], k ascending, lanes l < L."""
+    _rowsums(wt, off, src, dst, J, K, K, 1, L)
 
 
 @njit(cache=True)
 def _matvec_t(wt, off, src, dst, J, K, L):
-    """dst[k, l] += sum_j wt[off + j K + k, l] src[j, l], j ascending, lanes l < L (L a
-    multiple of 8): four rows of 8 lanes held in registers across j."""
-    W = dst.shape[1]
-    for lb in range(0, L, _VL):
-        k = 0
-        while k + 4 <= K:
-            d = k * W + lb
-            a0, a1 = _vload(dst, d), _vload(dst, d + W)
-            a2, a3 = _vload(dst, d + 2 * W), _vload(dst, d + 3 * W)
-            for j in range(J):
-                x = _vload(src, j * W + lb)
-                r = (off + j * K + k) * W + lb
-                a0 = _vadd(a0, _vmul(_vload(wt, r), x))
-                a1 = _vadd(a1, _vmul(_vload(wt, r + W), x))
-                a2 = _vadd(a2, _vmul(_vload(wt, r + 2 * W), x))
-                a3 = _vadd(a3, _vmul(_vload(wt, r + 3 * W), x))
-            _vstore(dst, d, a0)
-            _vstore(dst, d + W, a1)
-            _vstore(dst, d + 2 * W, a2)
-            _vstore(dst, d + 3 * W, a3)
-            k += 4
-        while k < K:
-            d = k * W + lb
-            a0 = _vload(dst, d)
-            for j in range(J):
-                a0 = _vadd(a0, _vmul(_vload(wt, (off + j * K + k) * W + lb),
-                                     _vload(src, j * W + lb)))  # fmt: skip
-            _vstore(dst, d, a0)
-            k += 1
+    """dst[k, l] += sum_j wt[off + j K + k, l] src[j, l], j ascending, lanes l < L."""
+    _rowsums(wt, off, src, dst, K, J, 1, K, L)
 
 
 @njit(cache=True)
