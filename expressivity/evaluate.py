@@ -341,26 +341,15 @@ def _judge(net, lang, ns: Sequence[int], criterion: str, batch_symbols: int | No
     nm_lists = [frontier_near_misses(lang, n) for n in ns]
     uniq = list(dict.fromkeys(w for ws in nm_lists for w in ws))
     conts = [continuation_of(lang, n) for n in ns]
-    nm_acc, along = shared_acceptance(
-        net, uniq + [p for p, c in zip(pos, conts) if not c], along=[c for c in conts if c],
-        batch_symbols=batch_symbols,
-    )  # fmt: skip
-    verdict = dict(zip(uniq, nm_acc[: len(uniq)].tolist()))
-    empty = iter(nm_acc[len(uniq) :].tolist())  # members without a continuation (n = 0)
-    full = iter(along)
-    along = [next(full) if c else None for c in conts]
-    acc = np.array([a[len(p)] if a is not None else next(empty) for a, p in zip(along, pos)],
-                   dtype=bool)  # fmt: skip
+    # the members are prefixes of their continuations: in the same plan they cost nothing
+    word_acc, along = shared_acceptance(net, uniq + pos, along=conts,
+                                        batch_symbols=batch_symbols)  # fmt: skip
+    verdict = dict(zip(uniq, word_acc[: len(uniq)].tolist()))
+    acc = word_acc[len(uniq) :]
+    member_at = lang.next_sets(*lang.encode_batch(conts))[:, :, -1]  # END allowed: a member
     cont_bad: list[tuple[str, str] | None] = [None] * len(ns)
-    codes, lengths = lang.encode_batch([c for c in conts if c]) if any(conts) else (None, None)
-    member_at = lang.next_sets(codes, lengths)[:, :, -1] if codes is not None else None
-    k = 0
     for i, c in enumerate(conts):
-        if not c:
-            continue
-        want = member_at[k, : len(c) + 1]
-        k += 1
-        wrong = np.flatnonzero(along[i][1:] != want[1:]) + 1  # the empty word is left out
+        wrong = np.flatnonzero(along[i][1:] != member_at[i, 1 : len(c) + 1]) + 1  # not ε
         if wrong.size:
             t = int(wrong[0])
             why = "continuation accepted" if along[i][t] else "continuation rejected"
