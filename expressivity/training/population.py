@@ -55,6 +55,7 @@ import numpy as np
 
 from expressivity._threads import blas_limited
 from expressivity.training.backends import BACKENDS, CpuBackend, CudaBackend, resolve_backend
+from expressivity.training.evaluation import Evaluator, rounded_weights, supported
 from expressivity.training.records import (
     EpochBook,
     TrainConfig,
@@ -197,6 +198,7 @@ def _train(nets, data, rngs, cfgs, validation, backend, progress, threads_per_bl
     perms: list = [None] * P
     t0 = time.perf_counter()
     saved_at = np.full(P, t0)
+    evaluator = _Evaluations(nets, data, validation)
     while running.any():
         live = np.flatnonzero(running)
         for p in live:
@@ -214,6 +216,7 @@ def _train(nets, data, rngs, cfgs, validation, backend, progress, threads_per_bl
                 idx[k, p, : len(part)] = part
                 nwords[k, p] = len(part)
         loss, status = impl.steps(idx, nwords, running)
+        ending = []
         for p in live:
             res = results[p]
             failed = np.flatnonzero(status[:, p])
@@ -233,12 +236,18 @@ def _train(nets, data, rngs, cfgs, validation, backend, progress, threads_per_bl
                 continue
             pos[p] = 0
             epoch[p] += 1
-            cfg, book, e = cfgs[p], books[p], int(epoch[p])
+            ending.append(p)
+        masters = {p: impl.master(p) for p in ending}
+        accuracy = evaluator.evaluate(
+            [p for p in ending if books[p].evaluates(int(epoch[p]))], masters
+        )
+        for p in ending:
+            res, cfg, book, e = results[p], cfgs[p], books[p], int(epoch[p])
             rec_progress = None if progress is None else (lambda rec, p=p: progress(p, rec))
-            master = impl.master(p)
+            master = masters[p]
             make_net = partial(nets[p].with_params, master)
             stopped = book.end_epoch(e, total[p] / len(data[p]), t0, make_net, master, data[p],
-                                     validation[p], rec_progress)  # fmt: skip
+                                     validation[p], rec_progress, accuracy.get(p))  # fmt: skip
             done = stopped != "epochs" or e >= cfg.epochs
             now = time.perf_counter()
             due = e % cfg.checkpoint_every == 0 and (
@@ -256,3 +265,25 @@ def _train(nets, data, rngs, cfgs, validation, backend, progress, threads_per_bl
                 res.net = nets[p].with_params(book.best)
                 running[p] = False
     return out
+
+
+class _Evaluations:
+    """The end-of-epoch accuracies of a population's networks, those that
+    :func:`~expressivity.training.evaluation.supported` serves together in one call
+    (the others are left to :meth:`EpochBook.end_epoch`, network by network)."""
+
+    def __init__(self, nets, data, validation):
+        self.nets = nets
+        self.sets = [v if v is not None else d for d, v in zip(data, validation)]
+        self.ok = [supported(n, ds) for n, ds in zip(nets, self.sets)]
+        self.impl = Evaluator(nets[0]) if any(self.ok) else None
+
+    def evaluate(self, which: list, masters: dict) -> dict:
+        """``{p: accuracy}`` of the networks ``which`` with weights ``masters[p]``."""
+        which = [p for p in which if self.ok[p]]
+        if not which:
+            return {}
+        weights = [rounded_weights(self.nets[p], masters[p]) for p in which]
+        thr = [self.nets[p].threshold for p in which]
+        acc = self.impl.accuracies(weights, thr, [self.sets[p] for p in which])
+        return dict(zip(which, acc))

@@ -321,19 +321,27 @@ class EpochBook:
         self.cfg, self.res, self.best = cfg, res, best
         self.best_score, self.stale = tuple(best_score), int(stale)
 
-    def end_epoch(self, epoch, mean_loss, t0, make_net, master, data, validation, progress) -> str:
+    def evaluates(self, epoch: int) -> bool:
+        """Whether epoch ``epoch`` (counted from 1) ends with a validation."""
+        return epoch % self.cfg.eval_every == 0 or epoch == self.cfg.epochs
+
+    def end_epoch(self, epoch, mean_loss, t0, make_net, master, data, validation, progress,
+                  accuracy=None) -> str:  # fmt: skip
         """Record epoch ``epoch``; returns ``"epochs"`` (go on) or why training stops.
 
         ``make_net()`` returns the network with ``master``'s weights; it is called
-        only on epochs that evaluate.
+        only on epochs that evaluate, and only when it is needed: ``accuracy``, when
+        given, is the network's :func:`dataset_accuracy` on the validation set (or
+        on ``data`` without one), computed by the caller (a population evaluates its
+        networks together, :mod:`expressivity.training.evaluation`).
         """
         cfg, res = self.cfg, self.res
         stopped = "epochs"
         rec = {"epoch": epoch, "loss": mean_loss, "seconds": time.perf_counter() - t0}
-        if epoch % cfg.eval_every == 0 or epoch == cfg.epochs:
+        if self.evaluates(epoch):
             vds = validation if validation is not None else data
-            net = make_net()
-            acc = dataset_accuracy(net, vds)
+            net = make_net() if accuracy is None or validation is not None else None
+            acc = dataset_accuracy(net, vds) if accuracy is None else float(accuracy)
             vloss = dataset_loss(net, validation) if validation is not None else rec["loss"]
             rec.update(val_accuracy=acc, val_loss=vloss)
             score = (acc, -vloss if math.isfinite(vloss) else -np.inf)

@@ -1,0 +1,762 @@
+"""End-of-epoch accuracy of many networks at once, prefixes shared, bit for bit.
+
+:func:`expressivity.training.records.dataset_accuracy` evaluates one network:
+a :class:`~expressivity.network.Network` built from its weights, a forward
+pass over every word, the head's probabilities as numpy arrays, acceptance.
+At the end of a population's epoch that costs more per network than the
+forward pass itself (ms of Python and array overhead per network). Here the
+networks that end an epoch together are evaluated in one numba call:
+
+- the words of a dataset are put in a trie once (:class:`EvalPlan`, kept
+  for the whole run): each prefix is run once, and a word's answer is read
+  from the nodes on its path. A word's states do not depend on the other
+  words of its batch (the kernels' lanes are independent), so a run continued
+  from a stored state equals the whole-word run bit for bit (as in
+  :mod:`expressivity.prefixes`);
+- the trie is cut into chains (a longest remaining word first, then what
+  branches off it), and the chains of one level into chunks of up to
+  :data:`CHUNK_WIDTH` lanes for the CPU forward kernel
+  (:func:`expressivity.kernels.cpu.forward_kernel_serial`, the kernel
+  :meth:`Network.accepts_encoded` runs);
+- the networks run in parallel on numba's threads, as many as the work
+  justifies (:mod:`expressivity._threads`), each from its rounded, packed
+  weights, made from the float64 master weights without building a Network;
+- the heads are computed as in :mod:`expressivity.heads`, with the same
+  operations in the same order (the readout summed over units in a fixed
+  order, one rounding; ``np.exp`` of the softmax from numpy itself, on all
+  networks' logits at once, so the exponentials are numpy's).
+
+So :func:`population_accuracy` equals ``dataset_accuracy`` network by network
+(``tests/test_evaluation_speed.py``). It serves the ``accept`` and
+``next-symbol`` heads on datasets of at least two words in the networks'
+alphabet (:func:`supported`); anything else goes through ``dataset_accuracy``.
+
+Examples
+--------
+>>> import numpy as np
+>>> import expressivity as ex
+>>> from expressivity.languages import get_language
+>>> from expressivity.protocols import get_protocol
+>>> from expressivity.training.records import dataset_accuracy
+>>> ds = get_protocol("weiss2018").validation_data(get_language("anbn"),
+...                                                np.random.default_rng(0), 0, 4)
+>>> nets = [ex.Network.create("gru", "ab", 3, head="next-symbol", rng=np.random.default_rng(s))
+...         for s in (0, 1)]
+>>> population_accuracy(nets, [ds, ds]) == [dataset_accuracy(n, ds) for n in nets]
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange, types
+from numba.extending import overload
+
+from expressivity._threads import numba_threads, threads_for
+from expressivity.activations import relu, sigmoid, tanh
+from expressivity.cells import ACTIVATIONS, UPDATES
+from expressivity.kernels.cpu import NATIVE, forward_kernel_serial, rnd
+from expressivity.kernels.vec8 import (
+    VL,
+    vadd,
+    vfill,
+    vge,
+    vload,
+    vmul,
+    vsigmoid,
+    vstore,
+    vtanh,
+)
+from expressivity.params import pack
+
+__all__ = [
+    "CHUNK_WIDTH",
+    "EvalPlan",
+    "LANES_MIN",
+    "Evaluator",
+    "population_accuracy",
+    "rounded_weights",
+    "supported",
+]
+
+#: lanes per chunk of chains (words sorted by length; a chunk runs to its longest)
+CHUNK_WIDTH = 16
+#: from this many networks they are evaluated as SIMD lanes (one trie node at a time)
+LANES_MIN = 8
+
+_HEADS = {"accept": 0, "next-symbol": 1}
+_ZERO32 = np.float32(0.0)
+
+
+def supported(net, ds) -> bool:
+    """Whether :func:`population_accuracy` serves ``net`` on ``ds`` (else use
+    ``dataset_accuracy``): an ``accept`` or ``next-symbol`` head, and a dataset of
+    at least two words in the network's alphabet.
+
+    (A single word would run in a one-lane chunk, where numpy sums the softmax's
+    exponentials in another order than in a wider chunk.)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import expressivity as ex
+    >>> from expressivity.languages import Dataset, get_language
+    >>> net = ex.Network.create("gru", "ab", 3, head="accept", rng=np.random.default_rng(0))
+    >>> supported(net, Dataset.from_words(get_language("anbn"), ["ab", "ba"]))
+    True
+    """
+    return net.head in _HEADS and len(ds) >= 2 and tuple(ds.alphabet) == tuple(net.alphabet)
+
+
+class EvalPlan:
+    """A dataset's words as a trie cut into chains and chunks (made once per dataset).
+
+    Attributes
+    ----------
+    n_nodes : int
+        Trie nodes, the root (the empty prefix) included; node 0 is the root, and
+        a node's parent has a smaller index.
+    n_words : int
+    steps : int
+        Forward steps of one network (one per node but the root).
+    arrays : tuple
+        What the kernels read (see :func:`_forward_nodes`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from expressivity.languages import Dataset, get_language
+    >>> plan = EvalPlan(Dataset.from_words(get_language("anbn"), ["aabb", "ab", "aab", ""]))
+    >>> plan.n_nodes, plan.steps
+    (6, 5)
+    """
+
+    def __init__(self, ds, width: int = CHUNK_WIDTH):
+        symbols = np.asarray(ds.symbols)
+        lengths = np.asarray(ds.lengths, dtype=np.int64)
+        N = len(lengths)
+        # longest words first (ties in dataset order): each claims what is not yet there
+        order = np.argsort(-lengths, kind="stable")
+        children: dict = {}
+        parent, sym, level = [-1], [0], [0]
+        end = np.zeros(N, dtype=np.int64)
+        chains = []  # (level, length, start node, first node, symbols)
+        for i in order.tolist():
+            word = symbols[i, : lengths[i]].tolist()
+            u, t = 0, 0
+            while t < len(word):
+                v = children.get((u, word[t]))
+                if v is None:
+                    break
+                u, t = v, t + 1
+            if t < len(word):
+                first, lev = len(parent), level[u] + 1
+                chains.append((lev, len(word) - t, u, first, word[t:]))
+                for s in word[t:]:
+                    v = len(parent)
+                    children[(u, s)] = v
+                    parent.append(u)
+                    sym.append(s)
+                    level.append(lev)
+                    u = v
+            end[i] = u
+        chains.sort(key=lambda c: (c[0], -c[1]))  # by level, longest first (stable)
+        widths, steps, sym_off, lane_off = [], [], [0], [0]
+        lane_len, lane_start, lane_first, flat = [], [], [], []
+        k = 0
+        while k < len(chains):
+            lev = chains[k][0]
+            group = [chains[k]]
+            k += 1
+            while k < len(chains) and chains[k][0] == lev and len(group) < width:
+                group.append(chains[k])
+                k += 1
+            L, T = len(group), group[0][1]
+            block = np.zeros((T, L), dtype=np.int32)
+            for lane, (_, n, start, first, word) in enumerate(group):
+                block[:n, lane] = word
+                lane_len.append(n)
+                lane_start.append(start)
+                lane_first.append(first)
+            flat.append(block.ravel())
+            widths.append(L)
+            steps.append(T)
+            sym_off.append(sym_off[-1] + T * L)
+            lane_off.append(lane_off[-1] + L)
+        self.n_nodes, self.n_words = len(parent), N
+        self.steps = len(parent) - 1
+        self.max_steps = max(steps, default=0)
+        self.max_width = max(widths, default=1)
+        i64 = np.int64
+        self.arrays = (
+            np.array(widths, dtype=i64),
+            np.array(steps, dtype=i64),
+            np.array(sym_off, dtype=i64),
+            np.array(lane_off, dtype=i64),
+            np.concatenate(flat) if flat else np.zeros(0, dtype=np.int32),
+            np.array(lane_len, dtype=i64),
+            np.array(lane_start, dtype=i64),
+            np.array(lane_first, dtype=i64),
+            np.array(parent, dtype=i64),
+            np.array(sym, dtype=i64),
+            end,
+        )
+
+
+def rounded_weights(net, params: dict | None = None) -> tuple:
+    """The weights ``net.with_params(params)`` would run, packed for the kernels.
+
+    Rounded from the float64 weights (``params``, default the network's own as
+    given) as :class:`~expressivity.network.Network` rounds them, and packed by
+    :func:`expressivity.params.pack`, without building a Network.
+
+    Returns
+    -------
+    tuple
+        ``(XW, U, bias, d, s0, W_out, b_out)`` in the carrier dtype; ``s0`` the
+        initial state (``h0``, then ``c0`` for the LSTM).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import expressivity as ex
+    >>> net = ex.Network.create("lstm", "ab", 3, rng=np.random.default_rng(0))
+    >>> w = rounded_weights(net)
+    >>> w[0].shape, w[4].shape, w[5].dtype.name
+    ((2, 4, 3), (6,), 'float32')
+    """
+    prec = net.precision
+    src = net.source_params if params is None else params
+    p = {k: prec.round(np.array(v, dtype=np.float64)) for k, v in src.items()}
+    pk = pack(net.spec, p, len(net.alphabet), net.hidden_size, prec.carrier)
+    s0 = np.concatenate([p["h0"], p["c0"]]) if net.spec.has_cell_state else p["h0"]
+    return pk["XW"], pk["U"], pk["bias"], pk["d"], s0, p["W_out"], p["b_out"]
+
+
+class Evaluator:
+    """Accuracies of a population's networks (one shape) on their datasets, in one call.
+
+    Keeps each dataset's :class:`EvalPlan` (datasets are recognised by identity,
+    and kept alive with their plans) so that a run's epochs build it once.
+
+    Parameters
+    ----------
+    net : Network
+        Any network of the population (cell, alphabet, head, precision, sizes).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import expressivity as ex
+    >>> from expressivity.languages import Dataset, get_language
+    >>> ds = Dataset.from_words(get_language("anbn"), ["ab", "aabb", "ba"])
+    >>> net = ex.Network.create("mgu", "ab", 4, head="accept", rng=np.random.default_rng(0))
+    >>> acc = Evaluator(net).accuracies([rounded_weights(net)], [net.threshold], [ds])
+    >>> len(acc), 0.0 <= acc[0] <= 1.0
+    (1, True)
+    """
+
+    def __init__(self, net):
+        self.net = net
+        self.plans: dict = {}
+        self.buffers: dict = {}
+        self.cfg = np.asarray(net.spec.config(), dtype=np.int64)
+        prec = net.precision
+        self.prec = NATIVE if prec.is_native else prec.code
+        self.dt = np.dtype(prec.carrier)
+
+    def plan(self, ds) -> EvalPlan:
+        """The dataset's plan (made on first use)."""
+        got = self.plans.get(id(ds))
+        if got is None or got[0] is not ds:
+            got = self.plans[id(ds)] = (ds, EvalPlan(ds))
+        return got[1]
+
+    def accuracies(self, weights: list, thresholds: list, datasets: list) -> list[float]:
+        """Accuracy of each network (its :func:`rounded_weights`, its head's threshold)
+        on its dataset; every dataset :func:`supported` by the networks."""
+        acc = self.accepts(weights, thresholds, datasets)
+        return [float(np.count_nonzero(a == ds.labels)) / len(ds) for a, ds in zip(acc, datasets)]
+
+    def accepts(self, weights: list, thresholds: list, datasets: list) -> list[np.ndarray]:
+        """Each network's acceptance of each word of its dataset (as
+        :meth:`Network.accepts_encoded`), arguments as for :meth:`accuracies`."""
+        P = len(weights)
+        if P == 0:
+            return []
+        out: list = [None] * P
+        groups: dict = {}
+        for p, ds in enumerate(datasets):
+            groups.setdefault(id(ds), []).append(p)
+        for members in groups.values():
+            plan = self.plan(datasets[members[0]])
+            stacked = [np.stack([weights[p][i] for p in members]) for i in range(7)]
+            thr = np.array([thresholds[p] for p in members], dtype=self.dt)
+            acc = self._run(plan, stacked, thr)
+            for j, p in enumerate(members):
+                out[p] = acc[j]
+        return out
+
+    def _run(self, plan: EvalPlan, w: list, thr: np.ndarray) -> np.ndarray:
+        net = self.net
+        P = len(thr)
+        G, H = len(net.spec.gates), net.hidden_size
+        head = _HEADS[net.head]
+        work = P * plan.steps * G * H * (H + 8)
+        O = w[5].shape[1]
+        acc = np.zeros((P, plan.n_words), dtype=np.bool_)
+        if P >= LANES_MIN:  # networks as lanes, the trie's nodes one after another
+            nb = max(1, min(threads_for(work), P // 8))
+            Lb = -(-P // (nb * VL)) * VL
+            with numba_threads(nb):
+                self._lanes(plan, w, thr, head, nb, Lb, acc)
+            return acc
+        # a few networks: the trie's chains as word lanes of the forward kernel
+        nt = min(threads_for(work), P)
+        x = np.empty((P, plan.n_nodes if head else 0, O), dtype=self.dt)
+        sizes = (plan.max_steps, plan.max_width, net.state_size)
+        with numba_threads(nt):
+            _forward_nodes(plan.arrays, *w, self.cfg, self.prec, thr, head, sizes, nt, x, acc)
+            if head:
+                e = np.exp(x)  # numpy's exponential, as heads.probabilities takes it
+                _next_symbol_accepts(plan.arrays, e, self.prec, thr, nt, acc)
+        return acc
+
+    def _lanes(self, plan, w, thr, head, nb, Lb, acc):
+        """Networks as lanes: ``nb`` blocks of ``Lb`` lanes (the last ones padding)."""
+        P, Pp = len(thr), nb * Lb
+
+        def blocks(a, flat):  # (P, ...) -> (nb, ..., Lb), padding lanes zero
+            pad = np.zeros((Pp,) + a.shape[1:], dtype=a.dtype)
+            pad[:P] = a
+            out = np.ascontiguousarray(np.moveaxis(pad.reshape((nb, Lb) + a.shape[1:]), 1, -1))
+            return out.reshape(out.shape[:-2] + (-1,)) if flat else out
+
+        XW, U, bias, d, s0, W_out, b_out = w
+        lw = (blocks(XW, True), blocks(U, False), blocks(bias, True), blocks(d, True),
+              blocks(s0, True), blocks(W_out, False), blocks(b_out, False))  # fmt: skip
+        thr_b = blocks(thr, False)
+        M, S, O = plan.n_nodes, self.net.state_size, W_out.shape[1]
+        node = self._buffer("node", (nb, M, S * Lb))
+        x = self._buffer("x", (nb, M if head else 0, O * Lb))
+        out = np.zeros((nb, plan.n_words, Lb), dtype=np.bool_)
+        _lanes_nodes(plan.arrays, *lw, self.cfg, self.prec, thr_b, head, node, x, out)
+        if head:
+            e = np.exp(x)  # numpy's exponential, as heads.probabilities takes it
+            _lanes_accepts(plan.arrays, e, self.prec, thr_b, out)
+        acc[:] = np.moveaxis(out, 1, 2).reshape(nb * Lb, -1)[:P]
+
+    def _buffer(self, name: str, shape: tuple) -> np.ndarray:
+        """A scratch array kept between calls (a fresh large one costs page faults)."""
+        a = self.buffers.get(name)
+        n = int(np.prod(shape))
+        if a is None or a.size < n:
+            a = self.buffers[name] = np.empty(n, dtype=self.dt)
+        return a[:n].reshape(shape)
+
+
+def population_accuracy(nets, datasets, params: list | None = None) -> list[float]:
+    """``[dataset_accuracy(net, ds) ...]`` for networks of one shape, in one call.
+
+    Parameters
+    ----------
+    nets : networks sharing cell, alphabet, head, precision and sizes
+    datasets : one dataset per network (the same object for several is cheaper)
+    params : optional float64 weights per network (as for ``Network.with_params``);
+        default each network's own
+
+    Returns
+    -------
+    list of float
+        Per network, the fraction of its dataset's words it gets right (as
+        ``dataset_accuracy``; NaN for an empty dataset).
+
+    Raises
+    ------
+    ValueError
+        The lists differ in length, the networks differ in shape, or a
+        network's head or dataset is not :func:`supported`.
+    """
+    nets, datasets = list(nets), list(datasets)
+    params = [None] * len(nets) if params is None else list(params)
+    if not len(nets) == len(datasets) == len(params):
+        raise ValueError(
+            f"population_accuracy: {len(nets)} networks, {len(datasets)} datasets and "
+            f"{len(params)} weight sets; one of each per network"
+        )
+    if not nets:
+        return []
+    ref = nets[0]
+    for p, net in enumerate(nets):
+        same = (net.cell, net.alphabet, net.head, net.precision.name, net.hidden_size,
+                net.embedding_size) == (ref.cell, ref.alphabet, ref.head, ref.precision.name,
+                                        ref.hidden_size, ref.embedding_size)  # fmt: skip
+        if not same:
+            raise ValueError(
+                f"population_accuracy: network {p} ({net!r}) differs in shape from network 0 "
+                f"({ref!r}); evaluate networks of one cell, alphabet, head, precision and size"
+            )
+    out: list = [float("nan")] * len(nets)
+    live = [p for p in range(len(nets)) if len(datasets[p])]
+    for p in live:
+        if not supported(nets[p], datasets[p]):
+            raise ValueError(
+                f"population_accuracy: network {p} (head {nets[p].head!r}) on its dataset "
+                f"({len(datasets[p])} words, alphabet {datasets[p].alphabet!r}) is not supported: "
+                "heads 'accept' and 'next-symbol', at least two words in the network's alphabet"
+            )
+    weights = [rounded_weights(nets[p], params[p]) for p in live]
+    acc = Evaluator(ref).accuracies(weights, [nets[p].threshold for p in live],
+                                    [datasets[p] for p in live])  # fmt: skip
+    for p, a in zip(live, acc):
+        out[p] = a
+    return out
+
+
+# ----------------------------------------------------------------------------- kernels
+
+
+@njit(cache=True)
+def _readout(W_out, b_out, node, u, H, p, prec, z):
+    """z[o] = rnd(sum_k W[o, k] h[k] + b[o]), k ascending from zero (heads.logits' order)."""
+    zero = z.dtype.type(0.0)
+    for o in range(W_out.shape[1]):
+        acc = zero
+        for k in range(H):
+            acc += W_out[p, o, k] * node[u, k]
+        acc = acc + b_out[p, o]
+        z[o] = rnd(acc, prec)
+
+
+@njit(cache=True, parallel=True)
+def _forward_nodes(plan, XW, U, bias, d, s0, W_out, b_out, cfg, prec, thr, head, sizes, nt, x,
+                   accepted):  # fmt: skip
+    """Every network's state at every trie node, then its head.
+
+    ``head`` 0 (accept): each word's acceptance into ``accepted`` (P, words). ``head`` 1 (next-symbol): writes ``rnd(z - max z)`` of
+    every node into ``x`` (P, nodes, O) for numpy's exponential.
+    """
+    widths, steps, sym_off, lane_off, sym_flat, lane_len, lane_start, lane_first = plan[:8]
+    end = plan[10]
+    P = XW.shape[0]
+    G, H = U.shape[1], U.shape[2]
+    O = W_out.shape[1]
+    M = plan[8].shape[0]
+    Tm, Lm, S = sizes
+    dt = XW.dtype
+    for w in prange(nt):
+        node = np.empty((M, S), dtype=dt)
+        sbuf = np.empty((Tm + 1) * S * Lm, dtype=dt)
+        gbuf = np.empty(Tm * G * H * Lm, dtype=dt)
+        abuf = np.empty(Tm * H * Lm, dtype=dt)
+        z = np.empty(O, dtype=dt)
+        for p in range(w, P, nt):
+            for s in range(S):
+                node[0, s] = s0[p, s]
+            for c in range(widths.shape[0]):
+                L = widths[c]
+                T = steps[c]
+                lo = lane_off[c]
+                so = sym_off[c]
+                sym = sym_flat[so : so + T * L].reshape(1, T, L)
+                lens = lane_len[lo : lo + L].reshape(1, L)
+                st = sbuf[: (T + 1) * S * L].reshape(1, T + 1, S * L)
+                gt = gbuf[: T * G * H * L].reshape(1, T, G, H * L)
+                ax = abuf[: T * H * L].reshape(1, T, H * L)
+                for l in range(L):
+                    u = lane_start[lo + l]
+                    for s in range(S):
+                        st[0, 0, s * L + l] = node[u, s]
+                forward_kernel_serial(sym, lens, XW[p], U[p], bias[p], d[p], cfg, prec, st, gt,
+                                      ax)  # fmt: skip
+                for l in range(L):
+                    f = lane_first[lo + l] - 1
+                    for t in range(1, lane_len[lo + l] + 1):
+                        for s in range(S):
+                            node[f + t, s] = st[0, t, s * L + l]
+            if head == 0:
+                for i in range(end.shape[0]):
+                    _readout(W_out, b_out, node, end[i], H, p, prec, z)
+                    accepted[p, i] = rnd(sigmoid(z[0]), prec) > thr[p]
+            else:
+                for u in range(M):
+                    _readout(W_out, b_out, node, u, H, p, prec, z)
+                    m = z[0]
+                    for o in range(1, O):  # np.max: NaN if any is NaN
+                        v = z[o]
+                        if m != m:
+                            break
+                        if v != v or v > m:
+                            m = v
+                    for o in range(O):
+                        x[p, u, o] = rnd(z[o] - m, prec)
+
+
+@njit(cache=True, parallel=True)
+def _next_symbol_accepts(plan, e, prec, thr, nt, accepted):
+    """Acceptance under the next-symbol head, from ``e = exp(x)`` (P, nodes, O).
+
+    At each node: ``p = rnd(rnd(e) / rnd(sum of rnd(e)))`` (heads.probabilities'
+    order: the outputs summed from the first); a word is accepted when every
+    symbol it reads, and the end marker after it, gets ``p > threshold``.
+    """
+    parent, sym, end = plan[8], plan[9], plan[10]
+    P, M, O = e.shape
+    for w in prange(nt):
+        ok = np.empty((M, O), dtype=np.bool_)
+        good = np.empty(M, dtype=np.bool_)
+        r = np.empty(O, dtype=e.dtype)
+        for p in range(w, P, nt):
+            for u in range(M):
+                for o in range(O):
+                    r[o] = rnd(e[p, u, o], prec)
+                s = r[0]
+                for o in range(1, O):
+                    s = s + r[o]
+                s = rnd(s, prec)
+                for o in range(O):
+                    ok[u, o] = rnd(r[o] / s, prec) > thr[p]
+            good[0] = True
+            for u in range(1, M):
+                q = parent[u]
+                good[u] = good[q] and ok[q, sym[u]]
+            for i in range(end.shape[0]):
+                u = end[i]
+                accepted[p, i] = good[u] and ok[u, O - 1]
+
+
+# ------------------------------------------------------------- networks as lanes
+
+_LSTM, _INTERP, _KEEP = UPDATES["lstm"], UPDATES["interpolate"], UPDATES["keep"]
+_SIGMOID, _TANH = ACTIVATIONS["sigmoid"], ACTIVATIONS["tanh"]
+
+
+@njit(cache=True)
+def _mv8(Ub, g, src, soff, dst, Lb):
+    """dst[j*Lb + l] += sum_k U[g, j, k, l] * src[soff + k*Lb + l], k ascending (as the
+    forward kernel's ``_mv``), in explicit 8-lane vectors: each lane's sum takes the
+    same roundings in the same order."""
+    H, K = Ub.shape[1], Ub.shape[2]
+    for j in range(H):
+        for v in range(0, Lb, VL):
+            acc = vload(dst, j * Lb + v)
+            for k in range(K):
+                acc = vadd(acc, vmul(vload(Ub, ((g * H + j) * K + k) * Lb + v),
+                                     vload(src, soff + k * Lb + v)))  # fmt: skip
+            vstore(dst, j * Lb + v, acc)
+
+
+def _bias_act(pre, bias, act, out, prec):
+    """out[i] = rnd(act(rnd(pre[i] + bias[i]))) (``_activate``'s steps); ``pre`` keeps
+    the rounded sum. In a native float32 format as 8-lane vectors (the activations'
+    vector forms equal their scalar forms bit for bit, :mod:`expressivity.kernels.vec8`);
+    otherwise one loop per activation."""
+
+
+@overload(_bias_act)
+def _bias_act_overload(pre, bias, act, out, prec):
+    native = isinstance(prec, types.Array) and prec.dtype == types.int8
+    if native and pre.dtype == types.float32:
+
+        def vec(pre, bias, act, out, prec):
+            zero8 = vfill(_ZERO32)
+            for i in range(0, pre.shape[0], VL):
+                a = vadd(vload(pre, i), vload(bias, i))
+                vstore(pre, i, a)
+                if act == _SIGMOID:
+                    vstore(out, i, vsigmoid(a))
+                elif act == _TANH:
+                    vstore(out, i, vtanh(a))
+                else:
+                    vstore(out, i, vge(zero8, a, zero8, a))  # relu: +0 for a <= 0
+
+        return vec
+
+    def scalar(pre, bias, act, out, prec):
+        n = pre.shape[0]
+        for i in range(n):
+            pre[i] = rnd(pre[i] + bias[i], prec)
+        if act == _SIGMOID:
+            for i in range(n):
+                out[i] = rnd(sigmoid(pre[i]), prec)
+        elif act == _TANH:
+            for i in range(n):
+                out[i] = rnd(tanh(pre[i]), prec)
+        else:
+            for i in range(n):
+                out[i] = rnd(relu(pre[i]), prec)
+
+    return scalar
+
+
+@njit(cache=True)
+def _readout8(Wb, bb, h, prec, z, Lb):
+    """z[o*Lb + l] = rnd(sum_k W[o, k, l] h[k*Lb + l] + b[o, l]), k ascending from zero
+    (``heads.logits``' order), in 8-lane vectors."""
+    O, H = Wb.shape[0], Wb.shape[1]
+    for o in range(O):
+        for v in range(0, Lb, VL):
+            acc = vfill(z.dtype.type(0.0))
+            for k in range(H):
+                acc = vadd(acc, vmul(vload(Wb, (o * H + k) * Lb + v), vload(h, k * Lb + v)))
+            acc = vadd(acc, vload(bb, o * Lb + v))
+            vstore(z, o * Lb + v, acc)
+    for i in range(O * Lb):
+        z[i] = rnd(z[i], prec)
+
+
+@njit(cache=True, parallel=True)
+def _lanes_nodes(plan, XW, U, bias, d, s0, W_out, b_out, cfg, prec, thr, head, node, x,
+                 accepted):  # fmt: skip
+    """The trie's nodes one after another, the networks as lanes (innermost index).
+
+    The lanes are cut into blocks of ``Lb`` (a multiple of 8; one block per
+    thread), each with its own weights, lane-last: ``XW`` (B, V, G, H*Lb), ``U``
+    (B, G, H, H, Lb), ``bias`` (B, G, H*Lb), ``d`` (B, H*Lb), ``s0`` (B, S*Lb),
+    ``W_out`` (B, O, H, Lb), ``b_out`` (B, O, Lb), ``thr`` (B, Lb); ``node`` (B,
+    nodes, S*Lb) receives the states, ``accepted`` (B, words, Lb) the words'
+    acceptance (``head`` 0) and ``x`` (B, nodes, O*Lb) ``rnd(z - max z)`` (``head`` 1), as in
+    :func:`_forward_nodes`. Each lane does the operations of
+    :func:`expressivity.kernels.cpu.forward_kernel` for one word lane, in the
+    same order.
+    """
+    parent, sym, end = plan[8], plan[9], plan[10]
+    M = parent.shape[0]
+    G, H = U.shape[1], U.shape[2]
+    O = W_out.shape[1]
+    Lb = U.shape[4]
+    n = H * Lb
+    update, zi, ci = cfg[0], cfg[2], cfg[3]
+    dt = XW.dtype
+    for b in prange(U.shape[0]):
+        one = dt.type(1.0)
+        zero = dt.type(0.0)
+        Ub, XWb, bb, db, nd = U[b], XW[b], bias[b], d[b], node[b]
+        pre = np.empty(n, dtype=dt)
+        gt = np.empty((G, n), dtype=dt)
+        ax = np.empty(n, dtype=dt)
+        z = np.empty(O * Lb, dtype=dt)
+        m = np.empty(Lb, dtype=dt)
+        nd[0, :] = s0[b]
+        for u in range(1, M):
+            st = nd[parent[u]]
+            h = st[:n]
+            hn = nd[u]
+            xw = XWb[sym[u]]
+            for g in range(G):
+                base = 4 + 5 * g
+                act = cfg[base]
+                has_u = cfg[base + 1]
+                ri = cfg[base + 2]
+                after = cfg[base + 3]
+                pre[:] = xw[g]
+                if after:
+                    # act(W x + b + r ⊙ (U h + d)): two dot products, each rounded once
+                    ax[:] = zero
+                    _mv8(Ub, g, st, 0, ax, Lb)
+                    r = gt[ri]
+                    bg = bb[g]
+                    for i in range(n):
+                        uv = rnd(ax[i] + db[i], prec)
+                        ax[i] = uv
+                        a1 = rnd(pre[i] + bg[i], prec)
+                        pre[i] = rnd(a1 + rnd(r[i] * uv, prec), prec)
+                    _bias_act(pre, np.zeros(n, dtype=dt), act, gt[g], prec)  # a zero bias
+                    continue
+                if has_u:
+                    if ri >= 0:
+                        r = gt[ri]
+                        for i in range(n):
+                            ax[i] = rnd(r[i] * h[i], prec)
+                        _mv8(Ub, g, ax, 0, pre, Lb)
+                    else:
+                        _mv8(Ub, g, st, 0, pre, Lb)
+                _bias_act(pre, bb[g], act, gt[g], prec)
+            cand = gt[ci]
+            hh = hn[:n]
+            if update == _LSTM:
+                c = st[n:]
+                cn = hn[n:]
+                ig, fg, og = gt[0], gt[1], gt[2]
+                for i in range(n):
+                    cn[i] = rnd(rnd(fg[i] * c[i], prec) + rnd(ig[i] * cand[i], prec), prec)
+                for i in range(n):
+                    ax[i] = rnd(tanh(cn[i]), prec)
+                for i in range(n):
+                    hh[i] = rnd(og[i] * ax[i], prec)
+            elif update == _INTERP:
+                zg = gt[zi]
+                for i in range(n):
+                    omz = rnd(one - zg[i], prec)
+                    hh[i] = rnd(rnd(omz * h[i], prec) + rnd(zg[i] * cand[i], prec), prec)
+            elif update == _KEEP:
+                zg = gt[zi]
+                for i in range(n):
+                    omz = rnd(one - zg[i], prec)
+                    hh[i] = rnd(rnd(zg[i] * h[i], prec) + rnd(omz * cand[i], prec), prec)
+            else:
+                for i in range(n):
+                    hh[i] = cand[i]
+        Wb, bo, tb, ab = W_out[b], b_out[b], thr[b], accepted[b]
+        if head == 0:
+            for i in range(end.shape[0]):
+                _readout8(Wb, bo, nd[end[i]], prec, z, Lb)
+                for l in range(Lb):
+                    ab[i, l] = rnd(sigmoid(z[l]), prec) > tb[l]
+        else:
+            xb = x[b]
+            for u in range(M):
+                _readout8(Wb, bo, nd[u], prec, z, Lb)
+                for l in range(Lb):
+                    m[l] = z[l]
+                for o in range(1, O):  # np.max: NaN if any is NaN
+                    for l in range(Lb):
+                        w = z[o * Lb + l]
+                        if m[l] == m[l] and (w != w or w > m[l]):
+                            m[l] = w
+                xu = xb[u]
+                for o in range(O):
+                    for l in range(Lb):
+                        xu[o * Lb + l] = rnd(z[o * Lb + l] - m[l], prec)
+
+
+@njit(cache=True, parallel=True)
+def _lanes_accepts(plan, e, prec, thr, accepted):
+    """Acceptance under the next-symbol head, networks as lanes; ``e`` (B, nodes, O*Lb)."""
+    parent, sym, end = plan[8], plan[9], plan[10]
+    B, M = e.shape[0], e.shape[1]
+    Lb = thr.shape[1]
+    O = e.shape[2] // Lb
+    for b in prange(B):
+        ok = np.empty((M, O, Lb), dtype=np.bool_)
+        good = np.empty((M, Lb), dtype=np.bool_)
+        r = np.empty((O, Lb), dtype=e.dtype)
+        s = np.empty(Lb, dtype=e.dtype)
+        tb = thr[b]
+        for u in range(M):
+            eu = e[b, u]
+            for o in range(O):
+                for l in range(Lb):
+                    r[o, l] = rnd(eu[o * Lb + l], prec)
+            for l in range(Lb):
+                s[l] = r[0, l]
+            for o in range(1, O):
+                for l in range(Lb):
+                    s[l] = s[l] + r[o, l]
+            for l in range(Lb):
+                s[l] = rnd(s[l], prec)
+            for o in range(O):
+                for l in range(Lb):
+                    ok[u, o, l] = rnd(r[o, l] / s[l], prec) > tb[l]
+        for l in range(Lb):
+            good[0, l] = True
+        for u in range(1, M):
+            q = parent[u]
+            c = sym[u]
+            for l in range(Lb):
+                good[u, l] = good[q, l] and ok[q, c, l]
+        ab = accepted[b]
+        for i in range(end.shape[0]):
+            u = end[i]
+            for l in range(Lb):
+                ab[i, l] = good[u, l] and ok[u, O - 1, l]
