@@ -132,75 +132,90 @@ class EvalPlan:
     """
 
     def __init__(self, ds, width: int = CHUNK_WIDTH):
-        symbols = np.asarray(ds.symbols)
-        lengths = np.asarray(ds.lengths, dtype=np.int64)
-        N = len(lengths)
-        # longest words first (ties in dataset order): each claims what is not yet there
-        order = np.argsort(-lengths, kind="stable")
-        children: dict = {}
-        parent, sym, level = [-1], [0], [0]
-        end = np.zeros(N, dtype=np.int64)
-        chains = []  # (level, length, start node, first node, symbols)
-        for i in order.tolist():
-            word = symbols[i, : lengths[i]].tolist()
-            u, t = 0, 0
-            while t < len(word):
-                v = children.get((u, word[t]))
-                if v is None:
-                    break
-                u, t = v, t + 1
-            if t < len(word):
-                first, lev = len(parent), level[u] + 1
-                chains.append((lev, len(word) - t, u, first, word[t:]))
-                for s in word[t:]:
-                    v = len(parent)
-                    children[(u, s)] = v
-                    parent.append(u)
-                    sym.append(s)
-                    level.append(lev)
-                    u = v
-            end[i] = u
-        chains.sort(key=lambda c: (c[0], -c[1]))  # by level, longest first (stable)
-        widths, steps, sym_off, lane_off = [], [], [0], [0]
-        lane_len, lane_start, lane_first, flat = [], [], [], []
-        k = 0
-        while k < len(chains):
-            lev = chains[k][0]
-            group = [chains[k]]
-            k += 1
-            while k < len(chains) and chains[k][0] == lev and len(group) < width:
-                group.append(chains[k])
-                k += 1
-            L, T = len(group), group[0][1]
-            block = np.zeros((T, L), dtype=np.int32)
-            for lane, (_, n, start, first, word) in enumerate(group):
-                block[:n, lane] = word
-                lane_len.append(n)
-                lane_start.append(start)
-                lane_first.append(first)
-            flat.append(block.ravel())
-            widths.append(L)
-            steps.append(T)
-            sym_off.append(sym_off[-1] + T * L)
-            lane_off.append(lane_off[-1] + L)
-        self.n_nodes, self.n_words = len(parent), N
-        self.steps = len(parent) - 1
-        self.max_steps = max(steps, default=0)
-        self.max_width = max(widths, default=1)
-        i64 = np.int64
-        self.arrays = (
-            np.array(widths, dtype=i64),
-            np.array(steps, dtype=i64),
-            np.array(sym_off, dtype=i64),
-            np.array(lane_off, dtype=i64),
-            np.concatenate(flat) if flat else np.zeros(0, dtype=np.int32),
-            np.array(lane_len, dtype=i64),
-            np.array(lane_start, dtype=i64),
-            np.array(lane_first, dtype=i64),
-            np.array(parent, dtype=i64),
-            np.array(sym, dtype=i64),
-            end,
-        )
+        symbols = np.ascontiguousarray(ds.symbols, dtype=np.int32)
+        lengths = np.ascontiguousarray(ds.lengths, dtype=np.int64)
+        N, T = symbols.shape
+        # words in lexicographic order (a word before its extensions): each shares
+        # its longest common prefix with the word before it, whose path is known
+        keys = np.where(np.arange(T)[None, :] < lengths[:, None], symbols + 1, 0)
+        order = np.lexsort(keys.T[::-1]) if N else np.zeros(0, dtype=np.int64)
+        parent, sym, end, chains, M, nc = _trie(symbols, lengths, order.astype(np.int64))
+        parent, sym, chains = parent[:M], sym[:M], chains[:nc]
+        # chains by level (a chain starts from a node of a lower level), longest first
+        ch = chains[np.lexsort((-chains[:, 3], chains[:, 0]))]
+        level = ch[:, 0]
+        cut = [0]  # chunks: at most ``width`` chains of one level
+        for lev_start in np.flatnonzero(np.r_[True, level[1:] != level[:-1]]).tolist() + [nc]:
+            while cut[-1] + width < lev_start:
+                cut.append(cut[-1] + width)
+            if lev_start > cut[-1]:
+                cut.append(lev_start)
+        cut = np.array(cut, dtype=np.int64)
+        widths = np.diff(cut)
+        steps = ch[cut[:-1], 3] if nc else np.zeros(0, dtype=np.int64)
+        sym_off = np.zeros(len(widths) + 1, dtype=np.int64)
+        np.cumsum(widths * steps, out=sym_off[1:])
+        sym_flat = _chunk_symbols(sym, ch, cut, steps, sym_off)
+        self.n_nodes, self.n_words = int(M), N
+        self.steps = int(M) - 1
+        self.max_steps = int(steps.max()) if len(steps) else 0
+        self.max_width = int(widths.max()) if len(widths) else 1
+        self.arrays = (widths, steps, sym_off, cut, sym_flat, ch[:, 3].copy(), ch[:, 1].copy(),
+                       ch[:, 2].copy(), parent, sym, end)  # fmt: skip
+
+
+@njit(cache=True)
+def _trie(symbols, lengths, order):
+    """The trie of the words taken in ``order`` (lexicographic): nodes numbered as made
+    (node 0 the root; a parent before its children); the nodes a word adds form one
+    chain. Returns parent, symbol and level... arrays (sized for the worst case), each
+    word's end node, the chains (level, start node, first node, length), and counts."""
+    N = lengths.shape[0]
+    cap = 1 + int(lengths.sum())
+    parent = np.full(cap, -1, dtype=np.int64)
+    sym = np.zeros(cap, dtype=np.int64)
+    level = np.zeros(cap, dtype=np.int64)
+    end = np.zeros(N, dtype=np.int64)
+    chains = np.zeros((N, 4), dtype=np.int64)
+    path = np.zeros(symbols.shape[1] + 1, dtype=np.int64)  # the previous word's nodes
+    M, nc, prev = 1, 0, -1
+    for i in range(N):
+        w = order[i]
+        n = lengths[w]
+        lcp = 0
+        if prev >= 0:
+            most = min(n, lengths[prev])
+            while lcp < most and symbols[w, lcp] == symbols[prev, lcp]:
+                lcp += 1
+        if lcp < n:
+            lev = level[path[lcp]] + 1
+            chains[nc, 0] = lev
+            chains[nc, 1] = path[lcp]
+            chains[nc, 2] = M
+            chains[nc, 3] = n - lcp
+            nc += 1
+            for t in range(lcp, n):
+                parent[M] = path[t]
+                sym[M] = symbols[w, t]
+                level[M] = lev
+                path[t + 1] = M
+                M += 1
+        end[w] = path[n]
+        prev = w
+    return parent, sym, end, chains, M, nc
+
+
+@njit(cache=True)
+def _chunk_symbols(sym, ch, cut, steps, sym_off):
+    """Each chunk's symbols (steps, width), chain ``l`` of the chunk in lane ``l``."""
+    out = np.zeros(sym_off[-1], dtype=np.int32)
+    for c in range(cut.shape[0] - 1):
+        L = cut[c + 1] - cut[c]
+        for l in range(L):
+            first = ch[cut[c] + l, 2]
+            for t in range(ch[cut[c] + l, 3]):
+                out[sym_off[c] + t * L + l] = sym[first + t]
+    return out
 
 
 def rounded_weights(net, params: dict | None = None) -> tuple:
