@@ -56,7 +56,13 @@ def _nets(cell, alphabet, head, precision, P, seed, embedding=None):
 
 def _check(nets, datasets):
     ev = Evaluator(nets[0])
-    got = ev.accepts([rounded_weights(n) for n in nets], [n.threshold for n in nets], datasets)
+    weights = rounded_weights(nets[0], [n.source_params for n in nets])
+    for p, net in enumerate(nets):  # as the network packs its own weights
+        mine = rounded_weights(net)
+        for a, b in zip(weights, mine):
+            assert a.dtype == b.dtype == net.precision.carrier and np.array_equal(a[p], b[0])
+        assert np.array_equal(weights[0][p], net._packed["XW"])
+    got = ev.accepts(weights, [n.threshold for n in nets], datasets)
     for net, ds, acc in zip(nets, datasets, got):
         want = net.accepts_encoded(ds.symbols, ds.lengths)
         assert acc.dtype == np.bool_ and np.array_equal(acc, want), (net, acc, want)

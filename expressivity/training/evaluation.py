@@ -61,13 +61,14 @@ from expressivity.kernels.vec8 import (
     vadd,
     vfill,
     vge,
+    vgt,
     vload,
     vmul,
     vsigmoid,
     vstore,
+    vsub,
     vtanh,
 )
-from expressivity.params import pack
 
 __all__ = [
     "CHUNK_WIDTH",
@@ -85,7 +86,7 @@ CHUNK_WIDTH = 16
 LANES_MIN = 8
 
 _HEADS = {"accept": 0, "next-symbol": 1}
-_ZERO32 = np.float32(0.0)
+_ZERO32, _ONE32 = np.float32(0.0), np.float32(1.0)
 
 
 def supported(net, ds) -> bool:
@@ -218,18 +219,21 @@ def _chunk_symbols(sym, ch, cut, steps, sym_off):
     return out
 
 
-def rounded_weights(net, params: dict | None = None) -> tuple:
-    """The weights ``net.with_params(params)`` would run, packed for the kernels.
+def rounded_weights(net, params: list | None = None) -> tuple:
+    """The weights ``net.with_params(params[p])`` would run, packed for the kernels,
+    for every ``p``, stacked.
 
-    Rounded from the float64 weights (``params``, default the network's own as
-    given) as :class:`~expressivity.network.Network` rounds them, and packed by
-    :func:`expressivity.params.pack`, without building a Network.
+    Rounded from the float64 weights (``params``: one dict per network, default
+    ``net``'s own as given) as :class:`~expressivity.network.Network` rounds them,
+    and packed as :func:`expressivity.params.pack` packs them (the same operations,
+    on all networks at once), without building a Network.
 
     Returns
     -------
     tuple
-        ``(XW, U, bias, d, s0, W_out, b_out)`` in the carrier dtype; ``s0`` the
-        initial state (``h0``, then ``c0`` for the LSTM).
+        ``(XW, U, bias, d, s0, W_out, b_out)`` in the carrier dtype, each with a
+        leading axis over the networks; ``s0`` the initial state (``h0``, then
+        ``c0`` for the LSTM).
 
     Examples
     --------
@@ -238,14 +242,36 @@ def rounded_weights(net, params: dict | None = None) -> tuple:
     >>> net = ex.Network.create("lstm", "ab", 3, rng=np.random.default_rng(0))
     >>> w = rounded_weights(net)
     >>> w[0].shape, w[4].shape, w[5].dtype.name
-    ((2, 4, 3), (6,), 'float32')
+    ((1, 2, 4, 3), (1, 6), 'float32')
     """
-    prec = net.precision
-    src = net.source_params if params is None else params
-    p = {k: prec.round(np.array(v, dtype=np.float64)) for k, v in src.items()}
-    pk = pack(net.spec, p, len(net.alphabet), net.hidden_size, prec.carrier)
-    s0 = np.concatenate([p["h0"], p["c0"]]) if net.spec.has_cell_state else p["h0"]
-    return pk["XW"], pk["U"], pk["bias"], pk["d"], s0, p["W_out"], p["b_out"]
+    prec, spec, dt = net.precision, net.spec, net.precision.carrier
+    params = [net.source_params] if params is None else list(params)
+    P, V, H = len(params), len(net.alphabet), net.hidden_size
+    p = {k: prec.round(np.stack([np.asarray(q[k], dtype=np.float64) for q in params]))
+         for k in params[0]}  # fmt: skip
+    # expressivity.params.pack, with the networks' axis in front
+    G = len(spec.gates)
+    if "embedding" in p:
+        X = np.swapaxes(p["embedding"], 1, 2).astype(dt)  # (P, V, E)
+    else:
+        X = np.broadcast_to(np.eye(V, dtype=dt), (P, V, V))
+    XW = np.zeros((P, V, G, H), dtype=dt)
+    U = np.zeros((P, G, H, H), dtype=dt)
+    bias = np.zeros((P, G, H), dtype=dt)
+    d = np.zeros((P, H), dtype=dt)
+    for g, gate in enumerate(spec.gates):
+        if gate.W:
+            W = p[f"W_{gate.name}"]
+            for k in range(W.shape[2]):
+                XW[:, :, g, :] += X[:, :, k, None] * W[:, None, :, k]
+        if gate.U:
+            U[:, g] = p[f"U_{gate.name}"]
+        if gate.b:
+            bias[:, g] = p[f"b_{gate.name}"]
+        if gate.reset_after:
+            d[:] = p[f"d_{gate.name}"]
+    s0 = np.concatenate([p["h0"], p["c0"]], axis=1) if spec.has_cell_state else p["h0"]
+    return XW, U, bias, d, s0, p["W_out"], p["b_out"]
 
 
 class Evaluator:
@@ -266,7 +292,7 @@ class Evaluator:
     >>> from expressivity.languages import Dataset, get_language
     >>> ds = Dataset.from_words(get_language("anbn"), ["ab", "aabb", "ba"])
     >>> net = ex.Network.create("mgu", "ab", 4, head="accept", rng=np.random.default_rng(0))
-    >>> acc = Evaluator(net).accuracies([rounded_weights(net)], [net.threshold], [ds])
+    >>> acc = Evaluator(net).accuracies(rounded_weights(net), [net.threshold], [ds])
     >>> len(acc), 0.0 <= acc[0] <= 1.0
     (1, True)
     """
@@ -287,16 +313,17 @@ class Evaluator:
             got = self.plans[id(ds)] = (ds, EvalPlan(ds))
         return got[1]
 
-    def accuracies(self, weights: list, thresholds: list, datasets: list) -> list[float]:
-        """Accuracy of each network (its :func:`rounded_weights`, its head's threshold)
-        on its dataset; every dataset :func:`supported` by the networks."""
+    def accuracies(self, weights: tuple, thresholds: list, datasets: list) -> list[float]:
+        """Accuracy of each network on its dataset: ``weights`` the networks'
+        :func:`rounded_weights` (stacked), ``thresholds`` their heads' thresholds;
+        every dataset :func:`supported` by the networks."""
         acc = self.accepts(weights, thresholds, datasets)
         return [float(np.count_nonzero(a == ds.labels)) / len(ds) for a, ds in zip(acc, datasets)]
 
-    def accepts(self, weights: list, thresholds: list, datasets: list) -> list[np.ndarray]:
+    def accepts(self, weights: tuple, thresholds: list, datasets: list) -> list[np.ndarray]:
         """Each network's acceptance of each word of its dataset (as
         :meth:`Network.accepts_encoded`), arguments as for :meth:`accuracies`."""
-        P = len(weights)
+        P = len(thresholds)
         if P == 0:
             return []
         out: list = [None] * P
@@ -305,7 +332,7 @@ class Evaluator:
             groups.setdefault(id(ds), []).append(p)
         for members in groups.values():
             plan = self.plan(datasets[members[0]])
-            stacked = [np.stack([weights[p][i] for p in members]) for i in range(7)]
+            stacked = weights if len(members) == P else [a[members] for a in weights]
             thr = np.array([thresholds[p] for p in members], dtype=self.dt)
             acc = self._run(plan, stacked, thr)
             for j, p in enumerate(members):
@@ -420,7 +447,10 @@ def population_accuracy(nets, datasets, params: list | None = None) -> list[floa
                 f"({len(datasets[p])} words, alphabet {datasets[p].alphabet!r}) is not supported: "
                 "heads 'accept' and 'next-symbol', at least two words in the network's alphabet"
             )
-    weights = [rounded_weights(nets[p], params[p]) for p in live]
+    if not live:
+        return out
+    weights = rounded_weights(ref, [nets[p].source_params if params[p] is None else params[p]
+                                    for p in live])  # fmt: skip
     acc = Evaluator(ref).accuracies(weights, [nets[p].threshold for p in live],
                                     [datasets[p] for p in live])  # fmt: skip
     for p, a in zip(live, acc):
@@ -620,6 +650,136 @@ def _readout8(Wb, bb, h, prec, z, Lb):
         z[i] = rnd(z[i], prec)
 
 
+def _native32(x, prec):
+    """Whether ``x`` (a numba type) is float32 and ``prec`` the native format: then the
+    elementwise steps run as 8-lane vectors (``rnd`` is the identity there)."""
+    return x.dtype == types.float32 and isinstance(prec, types.Array) and prec.dtype == types.int8
+
+
+def _mul(a, b, out, prec):
+    """out[i] = rnd(a[i] * b[i])."""
+
+
+@overload(_mul)
+def _mul_overload(a, b, out, prec):
+    if _native32(out, prec):
+
+        def vec(a, b, out, prec):
+            for i in range(0, out.shape[0], VL):
+                vstore(out, i, vmul(vload(a, i), vload(b, i)))
+
+        return vec
+
+    def scalar(a, b, out, prec):
+        for i in range(out.shape[0]):
+            out[i] = rnd(a[i] * b[i], prec)
+
+    return scalar
+
+
+def _lstm_update(fg, c, ig, cand, og, cn, ax, hh, prec):
+    """c' = rnd(rnd(f c) + rnd(i g)), ax = rnd(tanh(c')), h' = rnd(o ax) (the forward
+    kernel's LSTM step)."""
+
+
+@overload(_lstm_update)
+def _lstm_update_overload(fg, c, ig, cand, og, cn, ax, hh, prec):
+    if _native32(cn, prec):
+
+        def vec(fg, c, ig, cand, og, cn, ax, hh, prec):
+            for i in range(0, hh.shape[0], VL):
+                cv = vadd(vmul(vload(fg, i), vload(c, i)), vmul(vload(ig, i), vload(cand, i)))
+                vstore(cn, i, cv)
+                a = vtanh(cv)
+                vstore(ax, i, a)
+                vstore(hh, i, vmul(vload(og, i), a))
+
+        return vec
+
+    def scalar(fg, c, ig, cand, og, cn, ax, hh, prec):
+        n = hh.shape[0]
+        for i in range(n):
+            cn[i] = rnd(rnd(fg[i] * c[i], prec) + rnd(ig[i] * cand[i], prec), prec)
+        for i in range(n):
+            ax[i] = rnd(tanh(cn[i]), prec)
+        for i in range(n):
+            hh[i] = rnd(og[i] * ax[i], prec)
+
+    return scalar
+
+
+def _interp_update(zg, h, cand, hh, keep, prec):
+    """h' = rnd(rnd((1-z) h) + rnd(z g)) (interpolate) or rnd(rnd(z h) + rnd((1-z) g))
+    (keep), ``1 - z`` rounded (the forward kernel's steps)."""
+
+
+@overload(_interp_update)
+def _interp_update_overload(zg, h, cand, hh, keep, prec):
+    if _native32(hh, prec):
+
+        def vec(zg, h, cand, hh, keep, prec):
+            one = vfill(_ONE32)
+            for i in range(0, hh.shape[0], VL):
+                z = vload(zg, i)
+                omz = vsub(one, z)
+                if keep:
+                    v = vadd(vmul(z, vload(h, i)), vmul(omz, vload(cand, i)))
+                else:
+                    v = vadd(vmul(omz, vload(h, i)), vmul(z, vload(cand, i)))
+                vstore(hh, i, v)
+
+        return vec
+
+    def scalar(zg, h, cand, hh, keep, prec):
+        one = hh.dtype.type(1.0)
+        if keep:
+            for i in range(hh.shape[0]):
+                omz = rnd(one - zg[i], prec)
+                hh[i] = rnd(rnd(zg[i] * h[i], prec) + rnd(omz * cand[i], prec), prec)
+        else:
+            for i in range(hh.shape[0]):
+                omz = rnd(one - zg[i], prec)
+                hh[i] = rnd(rnd(omz * h[i], prec) + rnd(zg[i] * cand[i], prec), prec)
+
+    return scalar
+
+
+def _shifted_logits(z, m, xu, O, Lb, prec):
+    """xu[o*Lb + l] = rnd(z[o*Lb + l] - max_o z[o*Lb + l]), the maximum NaN when one is
+    (``np.max``)."""
+
+
+@overload(_shifted_logits)
+def _shifted_logits_overload(z, m, xu, O, Lb, prec):
+    if _native32(z, prec):
+
+        def vec(z, m, xu, O, Lb, prec):
+            for v in range(0, Lb, VL):
+                mv = vload(z, v)
+                for o in range(1, O):
+                    w = vload(z, o * Lb + v)
+                    # w where w > m (ordered), then w where w is NaN: NaN stays NaN
+                    mv = vge(w, w, vgt(w, mv, w, mv), w)
+                for o in range(O):
+                    vstore(xu, o * Lb + v, vsub(vload(z, o * Lb + v), mv))
+
+        return vec
+
+    def scalar(z, m, xu, O, Lb, prec):
+        for l in range(Lb):
+            m[l] = z[l]
+        for o in range(1, O):
+            for l in range(Lb):
+                w = z[o * Lb + l]
+                if m[l] == m[l] and (w != w or w > m[l]):
+                    m[l] = w
+        for o in range(O):
+            for l in range(Lb):
+                xu[o * Lb + l] = rnd(z[o * Lb + l] - m[l], prec)
+
+    return scalar
+
+
 @njit(cache=True, parallel=True)
 def _lanes_nodes(plan, XW, U, bias, d, s0, W_out, b_out, cfg, prec, thr, head, node, x,
                  accepted):  # fmt: skip
@@ -644,7 +804,6 @@ def _lanes_nodes(plan, XW, U, bias, d, s0, W_out, b_out, cfg, prec, thr, head, n
     update, zi, ci = cfg[0], cfg[2], cfg[3]
     dt = XW.dtype
     for b in prange(U.shape[0]):
-        one = dt.type(1.0)
         zero = dt.type(0.0)
         Ub, XWb, bb, db, nd = U[b], XW[b], bias[b], d[b], node[b]
         pre = np.empty(n, dtype=dt)
@@ -680,9 +839,7 @@ def _lanes_nodes(plan, XW, U, bias, d, s0, W_out, b_out, cfg, prec, thr, head, n
                     continue
                 if has_u:
                     if ri >= 0:
-                        r = gt[ri]
-                        for i in range(n):
-                            ax[i] = rnd(r[i] * h[i], prec)
+                        _mul(gt[ri], h, ax, prec)
                         _mv8(Ub, g, ax, 0, pre, Lb)
                     else:
                         _mv8(Ub, g, st, 0, pre, Lb)
@@ -690,28 +847,11 @@ def _lanes_nodes(plan, XW, U, bias, d, s0, W_out, b_out, cfg, prec, thr, head, n
             cand = gt[ci]
             hh = hn[:n]
             if update == _LSTM:
-                c = st[n:]
-                cn = hn[n:]
-                ig, fg, og = gt[0], gt[1], gt[2]
-                for i in range(n):
-                    cn[i] = rnd(rnd(fg[i] * c[i], prec) + rnd(ig[i] * cand[i], prec), prec)
-                for i in range(n):
-                    ax[i] = rnd(tanh(cn[i]), prec)
-                for i in range(n):
-                    hh[i] = rnd(og[i] * ax[i], prec)
-            elif update == _INTERP:
-                zg = gt[zi]
-                for i in range(n):
-                    omz = rnd(one - zg[i], prec)
-                    hh[i] = rnd(rnd(omz * h[i], prec) + rnd(zg[i] * cand[i], prec), prec)
-            elif update == _KEEP:
-                zg = gt[zi]
-                for i in range(n):
-                    omz = rnd(one - zg[i], prec)
-                    hh[i] = rnd(rnd(zg[i] * h[i], prec) + rnd(omz * cand[i], prec), prec)
+                _lstm_update(gt[1], st[n:], gt[0], cand, gt[2], hn[n:], ax, hh, prec)
+            elif update == _INTERP or update == _KEEP:
+                _interp_update(gt[zi], h, cand, hh, update == _KEEP, prec)
             else:
-                for i in range(n):
-                    hh[i] = cand[i]
+                hh[:] = cand
         Wb, bo, tb, ab = W_out[b], b_out[b], thr[b], accepted[b]
         if head == 0:
             for i in range(end.shape[0]):
@@ -722,17 +862,7 @@ def _lanes_nodes(plan, XW, U, bias, d, s0, W_out, b_out, cfg, prec, thr, head, n
             xb = x[b]
             for u in range(M):
                 _readout8(Wb, bo, nd[u], prec, z, Lb)
-                for l in range(Lb):
-                    m[l] = z[l]
-                for o in range(1, O):  # np.max: NaN if any is NaN
-                    for l in range(Lb):
-                        w = z[o * Lb + l]
-                        if m[l] == m[l] and (w != w or w > m[l]):
-                            m[l] = w
-                xu = xb[u]
-                for o in range(O):
-                    for l in range(Lb):
-                        xu[o * Lb + l] = rnd(z[o * Lb + l] - m[l], prec)
+                _shifted_logits(z, m, xb[u], O, Lb, prec)
 
 
 @njit(cache=True, parallel=True)

@@ -283,7 +283,7 @@ class _Evaluations:
         which = [p for p in which if self.ok[p]]
         if not which:
             return {}
-        weights = [rounded_weights(self.nets[p], masters[p]) for p in which]
+        weights = rounded_weights(self.nets[0], [masters[p] for p in which])
         thr = [self.nets[p].threshold for p in which]
         acc = self.impl.accuracies(weights, thr, [self.sets[p] for p in which])
         return dict(zip(which, acc))
