@@ -21,7 +21,7 @@ from expressivity.training.evaluation import (
     rounded_weights,
     supported,
 )
-from expressivity.training.records import dataset_accuracy
+from expressivity.training.records import dataset_accuracy, dataset_loss
 
 CELLS = ["lstm", "gru", "gru-reset-after", "gru-no-reset", "mgu", "elman-tanh", "elman-relu"]
 
@@ -68,6 +68,11 @@ def _check(nets, datasets):
         assert acc.dtype == np.bool_ and np.array_equal(acc, want), (net, acc, want)
     assert population_accuracy(nets, datasets) == [dataset_accuracy(n, d)
                                                    for n, d in zip(nets, datasets)]  # fmt: skip
+    scores = ev.scores(weights, [n.threshold for n in nets], datasets, [True] * len(nets))
+    for net, ds, (acc, loss) in zip(nets, datasets, scores):
+        want = dataset_loss(net, ds)  # bit for bit: the same terms, summed in the same order
+        assert acc == dataset_accuracy(net, ds)
+        assert loss == want or (math.isnan(loss) and math.isnan(want)), (net, loss, want)
     return got
 
 

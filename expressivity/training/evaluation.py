@@ -317,16 +317,29 @@ class Evaluator:
         """Accuracy of each network on its dataset: ``weights`` the networks'
         :func:`rounded_weights` (stacked), ``thresholds`` their heads' thresholds;
         every dataset :func:`supported` by the networks."""
-        acc = self.accepts(weights, thresholds, datasets)
-        return [float(np.count_nonzero(a == ds.labels)) / len(ds) for a, ds in zip(acc, datasets)]
+        return [a for a, _ in self.scores(weights, thresholds, datasets)]
+
+    def scores(self, weights: tuple, thresholds: list, datasets: list, losses=None) -> list:
+        """``(accuracy, loss)`` of each network on its dataset, as
+        ``dataset_accuracy`` and ``dataset_loss`` compute them; the loss only where
+        ``losses[p]`` is true (else None). Arguments as for :meth:`accuracies`."""
+        losses = [False] * len(thresholds) if losses is None else list(losses)
+        acc, probs = self._evaluate(weights, thresholds, datasets)
+        out = []
+        for p, ds in enumerate(datasets):
+            a = float(np.count_nonzero(acc[p] == ds.labels)) / len(ds)
+            out.append((a, self._loss(ds, *probs[p]) if losses[p] else None))
+        return out
 
     def accepts(self, weights: tuple, thresholds: list, datasets: list) -> list[np.ndarray]:
         """Each network's acceptance of each word of its dataset (as
         :meth:`Network.accepts_encoded`), arguments as for :meth:`accuracies`."""
+        return self._evaluate(weights, thresholds, datasets)[0]
+
+    def _evaluate(self, weights, thresholds, datasets):
         P = len(thresholds)
-        if P == 0:
-            return []
-        out: list = [None] * P
+        acc: list = [None] * P
+        probs: list = [None] * P
         groups: dict = {}
         for p, ds in enumerate(datasets):
             groups.setdefault(id(ds), []).append(p)
@@ -334,12 +347,37 @@ class Evaluator:
             plan = self.plan(datasets[members[0]])
             stacked = weights if len(members) == P else [a[members] for a in weights]
             thr = np.array([thresholds[p] for p in members], dtype=self.dt)
-            acc = self._run(plan, stacked, thr)
+            a, pr = self._run(plan, stacked, thr)
             for j, p in enumerate(members):
-                out[p] = acc[j]
-        return out
+                acc[p], probs[p] = a[j], (plan, *pr[j])
+        return acc, probs
 
-    def _run(self, plan: EvalPlan, w: list, thr: np.ndarray) -> np.ndarray:
+    def _loss(self, ds, plan, pr, x) -> float:
+        """``dataset_loss``: the same terms in the same lane layout, summed by numpy."""
+        from expressivity.batching import FORWARD_MAX_WIDTH, chunk_width
+
+        head = _HEADS[self.net.head]
+        sub = np.flatnonzero(ds.labels) if head else np.arange(len(ds))
+        n = len(sub)
+        if n == 0:
+            return float("nan")
+        L = chunk_width(n, FORWARD_MAX_WIDTH)  # as Network.loss_encoded chunks them
+        words = sub[np.argsort(-ds.lengths[sub], kind="stable")]
+        if head == 0:  # binary cross-entropy of the acceptance probability at the end
+            pl = pr[words, x].astype(np.float64)
+            y = ds.labels[words].astype(np.float64)
+            eps = 1e-300
+            loss = -(y * np.log(pl + eps) + (1 - y) * np.log(1 - pl + eps)).sum()
+            return float(loss) / n
+        C, T1 = max(1, -(-n // L)), int(ds.lengths[sub].max()) + 1
+        q = np.ones((C, T1, L), dtype=self.dt)  # 1 (a zero term) where there is no target
+        _loss_terms(pr, x, plan.arrays[8], plan.arrays[10], ds.next_symbol, ds.lengths, words, q)
+        with np.errstate(divide="ignore"):  # a zero probability: an infinite loss
+            return float(-np.log(q.astype(np.float64)).sum()) / n
+
+    def _run(self, plan: EvalPlan, w: list, thr: np.ndarray):
+        """Acceptance (P, words) and, per network, its probabilities ``(array, lane)``:
+        next-symbol ``array[node, o, lane]``, accept ``array[word, lane]``."""
         net = self.net
         P = len(thr)
         G, H = len(net.spec.gates), net.hidden_size
@@ -351,18 +389,20 @@ class Evaluator:
             nb = max(1, min(threads_for(work), P // 8))
             Lb = -(-P // (nb * VL)) * VL
             with numba_threads(nb):
-                self._lanes(plan, w, thr, head, nb, Lb, acc)
-            return acc
+                pr = self._lanes(plan, w, thr, head, nb, Lb, acc)
+            return acc, pr
         # a few networks: the trie's chains as word lanes of the forward kernel
         nt = min(threads_for(work), P)
-        x = np.empty((P, plan.n_nodes if head else 0, O), dtype=self.dt)
+        x = np.empty((P, plan.n_nodes if head else plan.n_words, O), dtype=self.dt)
         sizes = (plan.max_steps, plan.max_width, net.state_size)
         with numba_threads(nt):
             _forward_nodes(plan.arrays, *w, self.cfg, self.prec, thr, head, sizes, nt, x, acc)
             if head:
-                e = np.exp(x)  # numpy's exponential, as heads.probabilities takes it
-                _next_symbol_accepts(plan.arrays, e, self.prec, thr, nt, acc)
-        return acc
+                x = np.exp(x)  # numpy's exponential, as heads.probabilities takes it
+                _next_symbol_accepts(plan.arrays, x, self.prec, thr, nt, acc)
+        if head:
+            return acc, [(x[p].reshape(x.shape[1], O, 1), 0) for p in range(P)]
+        return acc, [(x[p], 0) for p in range(P)]
 
     def _lanes(self, plan, w, thr, head, nb, Lb, acc):
         """Networks as lanes: ``nb`` blocks of ``Lb`` lanes (the last ones padding)."""
@@ -380,13 +420,17 @@ class Evaluator:
         thr_b = blocks(thr, False)
         M, S, O = plan.n_nodes, self.net.state_size, W_out.shape[1]
         node = self._buffer("node", (nb, M, S * Lb))
-        x = self._buffer("x", (nb, M if head else 0, O * Lb))
+        x = np.empty((nb, M if head else plan.n_words, O * Lb), dtype=self.dt)
         out = np.zeros((nb, plan.n_words, Lb), dtype=np.bool_)
         _lanes_nodes(plan.arrays, *lw, self.cfg, self.prec, thr_b, head, node, x, out)
         if head:
-            e = np.exp(x)  # numpy's exponential, as heads.probabilities takes it
-            _lanes_accepts(plan.arrays, e, self.prec, thr_b, out)
+            x = np.exp(x)  # numpy's exponential, as heads.probabilities takes it
+            _lanes_accepts(plan.arrays, x, self.prec, thr_b, out)
         acc[:] = np.moveaxis(out, 1, 2).reshape(nb * Lb, -1)[:P]
+        if head:
+            x4 = x.reshape(nb, M, O, Lb)
+            return [(x4[p // Lb], p % Lb) for p in range(P)]
+        return [(x[p // Lb], p % Lb) for p in range(P)]
 
     def _buffer(self, name: str, shape: tuple) -> np.ndarray:
         """A scratch array kept between calls (a fresh large one costs page faults)."""
@@ -522,7 +566,9 @@ def _forward_nodes(plan, XW, U, bias, d, s0, W_out, b_out, cfg, prec, thr, head,
             if head == 0:
                 for i in range(end.shape[0]):
                     _readout(W_out, b_out, node, end[i], H, p, prec, z)
-                    accepted[p, i] = rnd(sigmoid(z[0]), prec) > thr[p]
+                    pr = rnd(sigmoid(z[0]), prec)
+                    x[p, i, 0] = pr
+                    accepted[p, i] = pr > thr[p]
             else:
                 for u in range(M):
                     _readout(W_out, b_out, node, u, H, p, prec, z)
@@ -560,7 +606,9 @@ def _next_symbol_accepts(plan, e, prec, thr, nt, accepted):
                     s = s + r[o]
                 s = rnd(s, prec)
                 for o in range(O):
-                    ok[u, o] = rnd(r[o] / s, prec) > thr[p]
+                    pr = rnd(r[o] / s, prec)
+                    e[p, u, o] = pr  # the probability, for the loss
+                    ok[u, o] = pr > thr[p]
             good[0] = True
             for u in range(1, M):
                 q = parent[u]
@@ -857,7 +905,9 @@ def _lanes_nodes(plan, XW, U, bias, d, s0, W_out, b_out, cfg, prec, thr, head, n
             for i in range(end.shape[0]):
                 _readout8(Wb, bo, nd[end[i]], prec, z, Lb)
                 for l in range(Lb):
-                    ab[i, l] = rnd(sigmoid(z[l]), prec) > tb[l]
+                    pr = rnd(sigmoid(z[l]), prec)
+                    x[b, i, l] = pr
+                    ab[i, l] = pr > tb[l]
         else:
             xb = x[b]
             for u in range(M):
@@ -892,7 +942,9 @@ def _lanes_accepts(plan, e, prec, thr, accepted):
                 s[l] = rnd(s[l], prec)
             for o in range(O):
                 for l in range(Lb):
-                    ok[u, o, l] = rnd(r[o, l] / s[l], prec) > tb[l]
+                    pr = rnd(r[o, l] / s[l], prec)
+                    eu[o * Lb + l] = pr  # the probability, for the loss
+                    ok[u, o, l] = pr > tb[l]
         for l in range(Lb):
             good[0, l] = True
         for u in range(1, M):
@@ -905,3 +957,18 @@ def _lanes_accepts(plan, e, prec, thr, accepted):
             u = end[i]
             for l in range(Lb):
                 ab[i, l] = good[u, l] and ok[u, O - 1, l]
+
+
+@njit(cache=True)
+def _loss_terms(pr, x, parent, end, next_symbol, lengths, words, q):
+    """q[c, t, l] = probability of word ``words[c*L + l]``'s target at position t (its
+    symbol t, the end marker at its length), read from its nodes: ``pr[node, o, x]``."""
+    L = q.shape[2]
+    for j in range(words.shape[0]):
+        c = j // L
+        l = j - c * L
+        i = words[j]
+        u = end[i]
+        for t in range(lengths[i], -1, -1):
+            q[c, t, l] = pr[u, next_symbol[i, t], x]
+            u = parent[u]

@@ -238,7 +238,7 @@ def _train(nets, data, rngs, cfgs, validation, backend, progress, threads_per_bl
             epoch[p] += 1
             ending.append(p)
         masters = {p: impl.master(p) for p in ending}
-        accuracy = evaluator.evaluate(
+        scores = evaluator.evaluate(
             [p for p in ending if books[p].evaluates(int(epoch[p]))], masters
         )
         for p in ending:
@@ -247,7 +247,7 @@ def _train(nets, data, rngs, cfgs, validation, backend, progress, threads_per_bl
             master = masters[p]
             make_net = partial(nets[p].with_params, master)
             stopped = book.end_epoch(e, total[p] / len(data[p]), t0, make_net, master, data[p],
-                                     validation[p], rec_progress, accuracy.get(p))  # fmt: skip
+                                     validation[p], rec_progress, *scores.get(p, (None, None)))  # fmt: skip
             done = stopped != "epochs" or e >= cfg.epochs
             now = time.perf_counter()
             due = e % cfg.checkpoint_every == 0 and (
@@ -268,22 +268,25 @@ def _train(nets, data, rngs, cfgs, validation, backend, progress, threads_per_bl
 
 
 class _Evaluations:
-    """The end-of-epoch accuracies of a population's networks, those that
-    :func:`~expressivity.training.evaluation.supported` serves together in one call
-    (the others are left to :meth:`EpochBook.end_epoch`, network by network)."""
+    """The end-of-epoch accuracies (and validation losses) of a population's networks:
+    those that :func:`~expressivity.training.evaluation.supported` serves, together in
+    one call; the others are left to :meth:`EpochBook.end_epoch`, network by network."""
 
     def __init__(self, nets, data, validation):
         self.nets = nets
         self.sets = [v if v is not None else d for d, v in zip(data, validation)]
+        self.losses = [v is not None for v in validation]
         self.ok = [supported(n, ds) for n, ds in zip(nets, self.sets)]
         self.impl = Evaluator(nets[0]) if any(self.ok) else None
 
     def evaluate(self, which: list, masters: dict) -> dict:
-        """``{p: accuracy}`` of the networks ``which`` with weights ``masters[p]``."""
+        """``{p: (accuracy, validation loss or None)}`` of the networks ``which`` with
+        weights ``masters[p]``."""
         which = [p for p in which if self.ok[p]]
         if not which:
             return {}
         weights = rounded_weights(self.nets[0], [masters[p] for p in which])
         thr = [self.nets[p].threshold for p in which]
-        acc = self.impl.accuracies(weights, thr, [self.sets[p] for p in which])
-        return dict(zip(which, acc))
+        got = self.impl.scores(weights, thr, [self.sets[p] for p in which],
+                               [self.losses[p] for p in which])  # fmt: skip
+        return dict(zip(which, got))

@@ -326,23 +326,28 @@ class EpochBook:
         return epoch % self.cfg.eval_every == 0 or epoch == self.cfg.epochs
 
     def end_epoch(self, epoch, mean_loss, t0, make_net, master, data, validation, progress,
-                  accuracy=None) -> str:  # fmt: skip
+                  accuracy=None, loss=None) -> str:  # fmt: skip
         """Record epoch ``epoch``; returns ``"epochs"`` (go on) or why training stops.
 
         ``make_net()`` returns the network with ``master``'s weights; it is called
-        only on epochs that evaluate, and only when it is needed: ``accuracy``, when
-        given, is the network's :func:`dataset_accuracy` on the validation set (or
-        on ``data`` without one), computed by the caller (a population evaluates its
-        networks together, :mod:`expressivity.training.evaluation`).
+        only on epochs that evaluate, and only when it is needed: ``accuracy`` and
+        ``loss``, when given, are the network's :func:`dataset_accuracy` on the
+        validation set (or on ``data`` without one) and :func:`dataset_loss` on the
+        validation set, computed by the caller (a population evaluates its networks
+        together, :mod:`expressivity.training.evaluation`).
         """
         cfg, res = self.cfg, self.res
         stopped = "epochs"
         rec = {"epoch": epoch, "loss": mean_loss, "seconds": time.perf_counter() - t0}
         if self.evaluates(epoch):
             vds = validation if validation is not None else data
-            net = make_net() if accuracy is None or validation is not None else None
+            need = accuracy is None or (validation is not None and loss is None)
+            net = make_net() if need else None
             acc = dataset_accuracy(net, vds) if accuracy is None else float(accuracy)
-            vloss = dataset_loss(net, validation) if validation is not None else rec["loss"]
+            if validation is None:
+                vloss = rec["loss"]
+            else:
+                vloss = dataset_loss(net, validation) if loss is None else float(loss)
             rec.update(val_accuracy=acc, val_loss=vloss)
             score = (acc, -vloss if math.isfinite(vloss) else -np.inf)
             if score > self.best_score:
