@@ -46,12 +46,13 @@ depend on its position, so the order changes nothing but the time.
 Vectors. LLVM's vectoriser, given loops over 8-64 lanes, spends more in its
 runtime alias checks and remainder loops than in the arithmetic. The
 recurrent products, the gradient sums and (in a native format, where ``rnd``
-is the identity) the cells' elementwise steps are written with explicit 8-lane
-vectors instead (:func:`_vload`, :func:`_vadd`, :func:`_vmul`, ... : LLVM
-vector values through numba intrinsics, IEEE operations without contraction,
-so each lane computes exactly the scalar operations), with the accumulators of
-four rows held in registers across a product's terms. The activations stay
-loops over lanes (their scalar float32 functions, vectorised by LLVM).
+is the identity) the cells' elementwise steps and activations are written with
+explicit 8-lane vectors instead (:mod:`expressivity.kernels.vec8`: LLVM vector
+values through numba intrinsics, IEEE operations without contraction, and the
+package's float32 sigmoid and tanh operation by operation, so each lane computes
+exactly the scalar operations), with the accumulators of four rows held in
+registers across a product's terms. The lanes kernel trains float32 carriers
+(float32 itself, and the narrow formats rounded in a float32 carrier).
 
 Arrays (P networks, NW weights each, K updates, T steps):
 
@@ -79,13 +80,27 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from llvmlite import ir
 from numba import njit, prange, types
-from numba.extending import intrinsic, models, overload, register_model
+from numba.extending import overload
 
 from expressivity.activations import relu, sigmoid, tanh
 from expressivity.kernels.cpu import _HDR, rnd
 from expressivity.kernels.scalar import exp
+from expressivity.kernels.vec8 import (
+    VL,
+    vadd,
+    vblend,
+    vfill,
+    vge,
+    vload,
+    vmask,
+    vmul,
+    vsigmoid,
+    vsplat,
+    vstore,
+    vsub,
+    vtanh,
+)
 
 __all__ = ["MAX_HIDDEN", "MIN_LANES", "TILE", "tile_bounds", "train_lanes"]
 
@@ -117,119 +132,6 @@ def tile_bounds(P: int, tile: int, threads: int) -> np.ndarray:
     return np.linspace(0, P, n + 1).round().astype(np.int64)
 
 
-# ----------------------------------------------------------------------------- 8-lane vectors
-
-#: lanes per explicit vector (the tile's lane count is padded to a multiple of it)
-_VL = 8
-
-
-class _Vec8(types.Type):
-    """Eight lanes of a float type as one LLVM vector value (held in a register)."""
-
-    def __init__(self, dtype):
-        self.dtype = dtype
-        super().__init__(name=f"vec8({dtype})")
-
-
-@register_model(_Vec8)
-class _Vec8Model(models.PrimitiveModel):
-    def __init__(self, dmm, fe_type):
-        elem = dmm.lookup(fe_type.dtype).get_value_type()
-        super().__init__(dmm, fe_type, ir.VectorType(elem, _VL))
-
-
-def _vec_ptr(context, builder, aryty, ary, i):
-    data = context.make_array(aryty)(context, builder, ary).data
-    elem = context.get_value_type(aryty.dtype)
-    return builder.bitcast(builder.gep(data, [i]), ir.VectorType(elem, _VL).as_pointer())
-
-
-@intrinsic
-def _vload(typingctx, a, i):
-    """Lanes i..i+7 of C-contiguous ``a`` (flat index from its first element)."""
-
-    def codegen(context, builder, sig, args):
-        return builder.load(_vec_ptr(context, builder, sig.args[0], args[0], args[1]), align=1)
-
-    return _Vec8(a.dtype)(a, i), codegen
-
-
-@intrinsic
-def _vstore(typingctx, a, i, v):
-    """a[i..i+7] = v (flat index, C-contiguous ``a``)."""
-
-    def codegen(context, builder, sig, args):
-        builder.store(args[2], _vec_ptr(context, builder, sig.args[0], args[0], args[1]),
-                      align=1)  # fmt: skip
-        return context.get_dummy_value()
-
-    return types.none(a, i, v), codegen
-
-
-@intrinsic
-def _vadd(typingctx, x, y):
-    """x + y lane by lane (IEEE, no contraction: each lane as the scalar sum)."""
-    return x(x, y), lambda context, builder, sig, args: builder.fadd(args[0], args[1])
-
-
-@intrinsic
-def _vmul(typingctx, x, y):
-    """x * y lane by lane (IEEE, each product rounded)."""
-    return x(x, y), lambda context, builder, sig, args: builder.fmul(args[0], args[1])
-
-
-@intrinsic
-def _vmask(typingctx, m, i, x):
-    """x where the integer array m[i..i+7] is non-zero, else +0 (a masked term)."""
-
-    def codegen(context, builder, sig, args):
-        mt = sig.args[0]
-        mty = ir.VectorType(context.get_value_type(mt.dtype), _VL)
-        data = context.make_array(mt)(context, builder, args[0]).data
-        mv = builder.load(builder.bitcast(builder.gep(data, [args[1]]), mty.as_pointer()),
-                          align=1)  # fmt: skip
-        on = builder.icmp_signed("!=", mv, ir.Constant(mty, None))
-        return builder.select(on, args[2], ir.Constant(args[2].type, None))
-
-    return x(m, i, x), codegen
-
-
-@intrinsic
-def _vblend(typingctx, m, i, x, y):
-    """x where the integer array m[i..i+7] is non-zero, else y, lane by lane."""
-
-    def codegen(context, builder, sig, args):
-        mt = sig.args[0]
-        mty = ir.VectorType(context.get_value_type(mt.dtype), _VL)
-        data = context.make_array(mt)(context, builder, args[0]).data
-        mv = builder.load(builder.bitcast(builder.gep(data, [args[1]]), mty.as_pointer()),
-                          align=1)  # fmt: skip
-        return builder.select(builder.icmp_signed("!=", mv, ir.Constant(mty, None)), args[2],
-                              args[3])  # fmt: skip
-
-    return x(m, i, x, y), codegen
-
-
-@intrinsic
-def _vsub(typingctx, x, y):
-    """x - y lane by lane (IEEE)."""
-    return x(x, y), lambda context, builder, sig, args: builder.fsub(args[0], args[1])
-
-
-@intrinsic
-def _vsplat(typingctx, a, x):
-    """x (a scalar of a's dtype) in all 8 lanes."""
-
-    def codegen(context, builder, sig, args):
-        vt = ir.VectorType(context.get_value_type(sig.args[0].dtype), _VL)
-        v = ir.Constant(vt, None)
-        for i in range(_VL):
-            v = builder.insert_element(v, args[1], ir.Constant(ir.IntType(32), i))
-        return v
-
-    return _Vec8(a.dtype)(a, x), codegen
-
-
 def _native(prec):
     """True (at compile time) when ``rnd(x, prec)`` is the identity: the carrier's own
     format, whose elementwise arithmetic then runs as explicit 8-lane vectors."""
@@ -251,33 +153,33 @@ def _rowsums(wt, off, src, dst, R, M, rs, ms, L):
     (L a multiple of 8): four rows of 8 lanes held in registers across m."""
     W = dst.shape[1]
     RW, MW = rs * W, ms * W
-    for lb in range(0, L, _VL):
+    for lb in range(0, L, VL):
         i = 0
         while i + 4 <= R:
             d = i * W + lb
-            a0, a1 = _vload(dst, d), _vload(dst, d + W)
-            a2, a3 = _vload(dst, d + 2 * W), _vload(dst, d + 3 * W)
+            a0, a1 = vload(dst, d), vload(dst, d + W)
+            a2, a3 = vload(dst, d + 2 * W), vload(dst, d + 3 * W)
             r = (off + i * rs) * W + lb
             for m in range(M):
-                x = _vload(src, m * W + lb)
-                a0 = _vadd(a0, _vmul(_vload(wt, r), x))
-                a1 = _vadd(a1, _vmul(_vload(wt, r + RW), x))
-                a2 = _vadd(a2, _vmul(_vload(wt, r + 2 * RW), x))
-                a3 = _vadd(a3, _vmul(_vload(wt, r + 3 * RW), x))
+                x = vload(src, m * W + lb)
+                a0 = vadd(a0, vmul(vload(wt, r), x))
+                a1 = vadd(a1, vmul(vload(wt, r + RW), x))
+                a2 = vadd(a2, vmul(vload(wt, r + 2 * RW), x))
+                a3 = vadd(a3, vmul(vload(wt, r + 3 * RW), x))
                 r += MW
-            _vstore(dst, d, a0)
-            _vstore(dst, d + W, a1)
-            _vstore(dst, d + 2 * W, a2)
-            _vstore(dst, d + 3 * W, a3)
+            vstore(dst, d, a0)
+            vstore(dst, d + W, a1)
+            vstore(dst, d + 2 * W, a2)
+            vstore(dst, d + 3 * W, a3)
             i += 4
         while i < R:
             d = i * W + lb
-            a0 = _vload(dst, d)
+            a0 = vload(dst, d)
             r = (off + i * rs) * W + lb
             for m in range(M):
-                a0 = _vadd(a0, _vmul(_vload(wt, r), _vload(src, m * W + lb)))
+                a0 = vadd(a0, vmul(vload(wt, r), vload(src, m * W + lb)))
                 r += MW
-            _vstore(dst, d, a0)
+            vstore(dst, d, a0)
             i += 1
 
 
@@ -299,6 +201,21 @@ def _activate(pre, wt, boff, out, act, prec, L):
     one loop per row."""
     H = pre.shape[0]
     zero = pre.dtype.type(0.0)
+    if _native(prec):  # explicit 8-lane vectors (the scalar functions' bits, kernels.vec8)
+        W = pre.shape[1]
+        z = vfill(zero)
+        for j in range(H):
+            q = j * W
+            for lb in range(0, L, VL):
+                x = vadd(vload(pre, q + lb), vload(wt, (boff + j) * W + lb) if boff >= 0 else z)
+                if act == 0:
+                    x = vsigmoid(x)
+                elif act == 1:
+                    x = vtanh(x)
+                else:
+                    x = vge(z, x, z, x)  # x <= 0: +0 (nan passes through), as activations.relu
+                vstore(out, q + lb, x)
+        return
     for j in range(H):
         r = boff + j
         if boff >= 0:
@@ -344,13 +261,13 @@ def _forward(wt, svm, live, lens, nf, Tc, dims, cfg, prec, states, gates, aux, p
         for g in range(G):
             base = _HDR + 5 * g
             act, has_u, ri, after = cfg[base], cfg[base + 1], cfg[base + 2], cfg[base + 3]
-            for lb in range(0, L, _VL):  # W x: the packed row of the symbol each lane reads
+            for lb in range(0, L, VL):  # W x: the packed row of the symbol each lane reads
                 for j in range(H):
-                    x = _vload(pre, j * W + lb)
+                    x = vload(pre, j * W + lb)
                     for v in range(V):
                         m = (t * V + v) * W + lb
-                        x = _vblend(svm, m, _vload(wt, ((v * G + g) * H + j) * W + lb), x)
-                    _vstore(pre, j * W + lb, x)
+                        x = vblend(svm, m, vload(wt, ((v * G + g) * H + j) * W + lb), x)
+                    vstore(pre, j * W + lb, x)
             if after:  # act(W x + b + r ⊙ (U h + d)), each product rounded once
                 ax = aux[t]
                 ax[:, :] = zero
@@ -382,36 +299,36 @@ def _forward(wt, svm, live, lens, nf, Tc, dims, cfg, prec, states, gates, aux, p
         if update == _LSTM and _native(prec):  # the same operations, 8 lanes at a time
             ax = aux[t]
             gq = t * G * H * W
-            for lb in range(0, L, _VL):
+            for lb in range(0, L, VL):
                 for j in range(H):
                     q = gq + j * W + lb
-                    c = _vload(states, (t * S + H + j) * W + lb)
-                    fc = _vmul(_vload(gates, q + H * W), c)
-                    ic = _vmul(_vload(gates, q), _vload(gates, q + ci * H * W))
-                    _vstore(states, ((t + 1) * S + H + j) * W + lb, _vadd(fc, ic))
+                    c = vload(states, (t * S + H + j) * W + lb)
+                    fc = vmul(vload(gates, q + H * W), c)
+                    ic = vmul(vload(gates, q), vload(gates, q + ci * H * W))
+                    vstore(states, ((t + 1) * S + H + j) * W + lb, vadd(fc, ic))
             for j in range(H):
-                cn = hn[H + j]
-                for l in range(L):
-                    ax[j, l] = tanh(cn[l])
-            for lb in range(0, L, _VL):
+                for lb in range(0, L, VL):
+                    q = j * W + lb
+                    vstore(ax, q, vtanh(vload(states, ((t + 1) * S + H) * W + q)))
+            for lb in range(0, L, VL):
                 for j in range(H):
                     q = j * W + lb
-                    og = _vload(gates, gq + 2 * H * W + q)
-                    _vstore(states, (t + 1) * S * W + q, _vmul(og, _vload(aux, t * H * W + q)))
+                    og = vload(gates, gq + 2 * H * W + q)
+                    vstore(states, (t + 1) * S * W + q, vmul(og, vload(aux, t * H * W + q)))
         elif (update == _INTERP or update == _KEEP) and _native(prec):
-            ones = _vsplat(states, one)
-            for lb in range(0, L, _VL):
+            ones = vsplat(states, one)
+            for lb in range(0, L, VL):
                 for j in range(H):
                     q = j * W + lb
-                    z = _vload(gates, ((t * G + zi) * H + j) * W + lb)
-                    cv = _vload(gates, ((t * G + ci) * H + j) * W + lb)
-                    hv = _vload(states, t * S * W + q)
-                    omz = _vsub(ones, z)
+                    z = vload(gates, ((t * G + zi) * H + j) * W + lb)
+                    cv = vload(gates, ((t * G + ci) * H + j) * W + lb)
+                    hv = vload(states, t * S * W + q)
+                    omz = vsub(ones, z)
                     if update == _INTERP:
-                        x = _vadd(_vmul(omz, hv), _vmul(z, cv))
+                        x = vadd(vmul(omz, hv), vmul(z, cv))
                     else:
-                        x = _vadd(_vmul(z, hv), _vmul(omz, cv))
-                    _vstore(states, (t + 1) * S * W + q, x)
+                        x = vadd(vmul(z, hv), vmul(omz, cv))
+                    vstore(states, (t + 1) * S * W + q, x)
         elif update == _LSTM:
             ax = aux[t]
             ig, fg, og = gates[t, 0], gates[t, 1], gates[t, 2]
@@ -533,13 +450,13 @@ def _dactivate(dact, a, dp, act, prec, L):
     H = a.shape[0]
     W = a.shape[1]
     if act != 2 and _native(prec):
-        ones = _vsplat(a, a.dtype.type(1.0))
-        for lb in range(0, L, _VL):
+        ones = vsplat(a, a.dtype.type(1.0))
+        for lb in range(0, L, VL):
             for j in range(H):
                 q = j * W + lb
-                v = _vload(a, q)
-                d = _vmul(v, _vsub(ones, v)) if act == 0 else _vsub(ones, _vmul(v, v))
-                _vstore(dp, q, _vmul(_vload(dact, q), d))
+                v = vload(a, q)
+                d = vmul(v, vsub(ones, v)) if act == 0 else vsub(ones, vmul(v, v))
+                vstore(dp, q, vmul(vload(dact, q), d))
         return
     one = a.dtype.type(1.0)
     zero = one - one
@@ -562,20 +479,20 @@ def _lstm_back_vec(t, H, L, ci, states, gates, aux, dh, dc, dact, one):
     operations of the scalar branch of :func:`_backward`, in 8-lane vectors."""
     W = dh.shape[1]
     G, S = gates.shape[1], states.shape[1]
-    ones = _vsplat(dh, one)
-    for lb in range(0, L, _VL):
+    ones = vsplat(dh, one)
+    for lb in range(0, L, VL):
         for j in range(H):
             q = j * W + lb
             gq = (t * G * H + j) * W + lb  # gate g's row j: gq + g H W
-            dhv, tv = _vload(dh, q), _vload(aux, (t * H + j) * W + lb)
-            og = _vload(gates, gq + 2 * H * W)
-            dtv = _vmul(_vmul(dhv, og), _vsub(ones, _vmul(tv, tv)))
-            dcn = _vadd(_vload(dc, q), dtv)
-            _vstore(dact, (2 * H + j) * W + lb, _vmul(dhv, tv))
-            _vstore(dact, (H + j) * W + lb, _vmul(dcn, _vload(states, (t * S + H + j) * W + lb)))
-            _vstore(dact, j * W + lb, _vmul(dcn, _vload(gates, gq + ci * H * W)))
-            _vstore(dact, (3 * H + j) * W + lb, _vmul(dcn, _vload(gates, gq)))
-            _vstore(dc, q, _vmul(dcn, _vload(gates, gq + H * W)))
+            dhv, tv = vload(dh, q), vload(aux, (t * H + j) * W + lb)
+            og = vload(gates, gq + 2 * H * W)
+            dtv = vmul(vmul(dhv, og), vsub(ones, vmul(tv, tv)))
+            dcn = vadd(vload(dc, q), dtv)
+            vstore(dact, (2 * H + j) * W + lb, vmul(dhv, tv))
+            vstore(dact, (H + j) * W + lb, vmul(dcn, vload(states, (t * S + H + j) * W + lb)))
+            vstore(dact, j * W + lb, vmul(dcn, vload(gates, gq + ci * H * W)))
+            vstore(dact, (3 * H + j) * W + lb, vmul(dcn, vload(gates, gq)))
+            vstore(dc, q, vmul(dcn, vload(gates, gq + H * W)))
 
 
 @njit(cache=True)
@@ -584,23 +501,23 @@ def _interp_back_vec(t, H, L, interp, zi, ci, states, gates, dh, dact, dprev, on
     (the operations of the scalar branch of :func:`_backward`)."""
     W = dh.shape[1]
     G, S = gates.shape[1], states.shape[1]
-    ones = _vsplat(dh, one)
-    for lb in range(0, L, _VL):
+    ones = vsplat(dh, one)
+    for lb in range(0, L, VL):
         for j in range(H):
             q = j * W + lb
-            dhv = _vload(dh, q)
-            z = _vload(gates, ((t * G + zi) * H + j) * W + lb)
-            cand = _vload(gates, ((t * G + ci) * H + j) * W + lb)
-            h = _vload(states, (t * S + j) * W + lb)
-            omz = _vsub(ones, z)
+            dhv = vload(dh, q)
+            z = vload(gates, ((t * G + zi) * H + j) * W + lb)
+            cand = vload(gates, ((t * G + ci) * H + j) * W + lb)
+            h = vload(states, (t * S + j) * W + lb)
+            omz = vsub(ones, z)
             if interp:  # h' = (1 - z) h + z hh
-                _vstore(dact, (zi * H + j) * W + lb, _vmul(dhv, _vsub(cand, h)))
-                _vstore(dact, (ci * H + j) * W + lb, _vmul(dhv, z))
-                _vstore(dprev, q, _vmul(dhv, omz))
+                vstore(dact, (zi * H + j) * W + lb, vmul(dhv, vsub(cand, h)))
+                vstore(dact, (ci * H + j) * W + lb, vmul(dhv, z))
+                vstore(dprev, q, vmul(dhv, omz))
             else:  # h' = z h + (1 - z) hh
-                _vstore(dact, (zi * H + j) * W + lb, _vmul(dhv, _vsub(h, cand)))
-                _vstore(dact, (ci * H + j) * W + lb, _vmul(dhv, omz))
-                _vstore(dprev, q, _vmul(dhv, z))
+                vstore(dact, (zi * H + j) * W + lb, vmul(dhv, vsub(h, cand)))
+                vstore(dact, (ci * H + j) * W + lb, vmul(dhv, omz))
+                vstore(dprev, q, vmul(dhv, z))
 
 
 @njit(cache=True)
@@ -703,11 +620,11 @@ def _backward(wt, live, lens, nf, Tc, dims, cfg, prec, states, gates, aux, dh_ex
         ext = dh_ext[t]
         if _native(prec):
             W = dh.shape[1]
-            for lb in range(0, L, _VL):
+            for lb in range(0, L, VL):
                 for j in range(H):
                     q = j * W + lb
-                    x = _vadd(_vload(dprev, q), _vload(dtmp, q))
-                    _vstore(dh, q, _vadd(x, _vload(ext, q)))
+                    x = vadd(vload(dprev, q), vload(dtmp, q))
+                    vstore(dh, q, vadd(x, vload(ext, q)))
         else:
             for j in range(H):
                 for l in range(L):
@@ -744,7 +661,7 @@ def _outer_block(grad, r0, a, ast, aoff, src, live, lens, t0, t1, H):
     for the block of steps; lane blocks stop at their longest word (lanes sorted)."""
     W = grad.shape[1]
     S = src.shape[1]
-    for lb in range(0, W, _VL):
+    for lb in range(0, W, VL):
         tb = min(t1, lens[lb])
         if tb <= t0:
             break  # lanes sorted: the next blocks' words are no longer
@@ -752,29 +669,29 @@ def _outer_block(grad, r0, a, ast, aoff, src, live, lens, t0, t1, H):
             k = 0
             while k + 4 <= H:
                 r = (r0 + j * H + k) * W + lb
-                g0, g1 = _vload(grad, r), _vload(grad, r + W)
-                g2, g3 = _vload(grad, r + 2 * W), _vload(grad, r + 3 * W)
+                g0, g1 = vload(grad, r), vload(grad, r + W)
+                g2, g3 = vload(grad, r + 2 * W), vload(grad, r + 3 * W)
                 for t in range(t0, tb):
                     m = (t + 1) * W + lb
-                    x = _vload(a, (t * ast + aoff + j) * W + lb)
+                    x = vload(a, (t * ast + aoff + j) * W + lb)
                     q = (t * S + k) * W + lb
-                    g0 = _vadd(g0, _vmask(live, m, _vmul(x, _vload(src, q))))
-                    g1 = _vadd(g1, _vmask(live, m, _vmul(x, _vload(src, q + W))))
-                    g2 = _vadd(g2, _vmask(live, m, _vmul(x, _vload(src, q + 2 * W))))
-                    g3 = _vadd(g3, _vmask(live, m, _vmul(x, _vload(src, q + 3 * W))))
-                _vstore(grad, r, g0)
-                _vstore(grad, r + W, g1)
-                _vstore(grad, r + 2 * W, g2)
-                _vstore(grad, r + 3 * W, g3)
+                    g0 = vadd(g0, vmask(live, m, vmul(x, vload(src, q))))
+                    g1 = vadd(g1, vmask(live, m, vmul(x, vload(src, q + W))))
+                    g2 = vadd(g2, vmask(live, m, vmul(x, vload(src, q + 2 * W))))
+                    g3 = vadd(g3, vmask(live, m, vmul(x, vload(src, q + 3 * W))))
+                vstore(grad, r, g0)
+                vstore(grad, r + W, g1)
+                vstore(grad, r + 2 * W, g2)
+                vstore(grad, r + 3 * W, g3)
                 k += 4
             while k < H:
                 r = (r0 + j * H + k) * W + lb
-                g0 = _vload(grad, r)
+                g0 = vload(grad, r)
                 for t in range(t0, tb):
-                    x = _vload(a, (t * ast + aoff + j) * W + lb)
-                    y = _vload(src, (t * S + k) * W + lb)
-                    g0 = _vadd(g0, _vmask(live, (t + 1) * W + lb, _vmul(x, y)))
-                _vstore(grad, r, g0)
+                    x = vload(a, (t * ast + aoff + j) * W + lb)
+                    y = vload(src, (t * S + k) * W + lb)
+                    g0 = vadd(g0, vmask(live, (t + 1) * W + lb, vmul(x, y)))
+                vstore(grad, r, g0)
                 k += 1
 
 
@@ -783,11 +700,11 @@ def _row_sum(grad, row, a, ast, aoff, mask, mst, moff, lb, t0, tb):
     """grad[row, lb..lb+7] += sum over t0 <= t < tb of a[t ast + aoff] where
     mask[t mst + moff] (rows of 8 lanes), t ascending, in a register."""
     W = grad.shape[1]
-    acc = _vload(grad, row * W + lb)
+    acc = vload(grad, row * W + lb)
     for t in range(t0, tb):
-        x = _vload(a, (t * ast + aoff) * W + lb)
-        acc = _vadd(acc, _vmask(mask, (t * mst + moff) * W + lb, x))
-    _vstore(grad, row * W + lb, acc)
+        x = vload(a, (t * ast + aoff) * W + lb)
+        acc = vadd(acc, vmask(mask, (t * mst + moff) * W + lb, x))
+    vstore(grad, row * W + lb, acc)
 
 
 @njit(cache=True)
@@ -812,7 +729,7 @@ def _gradients(wt, sym, lens, live, svm, Tc, dims, cfg, prec, states, aux, dz, d
     zero = states.dtype.type(0.0)
     grad[:, :] = zero
     for t0 in range(0, Tc, _TB):  # biases, inputs and d: blocks of steps, terms in step order
-        for lb in range(0, L, _VL):
+        for lb in range(0, L, VL):
             tb = min(t0 + _TB, lens[lb])
             if tb <= t0:
                 break  # lanes sorted: the next blocks' words are no longer
@@ -837,7 +754,7 @@ def _gradients(wt, sym, lens, live, svm, Tc, dims, cfg, prec, states, aux, dz, d
             else:
                 _outer_block(grad, oU + g * H * H, dpre, G * H, g * H, src, live, lens, t0, t1, H)
     for t0 in range(0, Tc + 1, _TB):  # the readout: steps 0..length, blocks of steps
-        for lb in range(0, L, _VL):
+        for lb in range(0, L, VL):
             tb = min(t0 + _TB, lens[lb] + 1)
             if tb <= t0:
                 break
@@ -845,12 +762,12 @@ def _gradients(wt, sym, lens, live, svm, Tc, dims, cfg, prec, states, aux, dz, d
                 _row_sum(grad, obo + o, dz, O, o, live, 1, 0, lb, t0, tb)
                 for k in range(H):
                     r = (ow + o * H + k) * L + lb
-                    acc = _vload(grad, r)
+                    acc = vload(grad, r)
                     for t in range(t0, tb):
-                        x = _vmul(_vload(dz, (t * O + o) * L + lb),
-                                  _vload(states, (t * S + k) * L + lb))  # fmt: skip
-                        acc = _vadd(acc, _vmask(live, t * L + lb, x))
-                    _vstore(grad, r, acc)
+                        x = vmul(vload(dz, (t * O + o) * L + lb),
+                                  vload(states, (t * S + k) * L + lb))  # fmt: skip
+                        acc = vadd(acc, vmask(live, t * L + lb, x))
+                    vstore(grad, r, acc)
     for k in range(S):  # 0 + x, as a sum over one word
         x = grad[os0 + k]
         for l in range(L):
@@ -988,7 +905,7 @@ def _update(p0, net, dims, cfg, prec, trainable, hyper, tstep, act, lsum, grad, 
 
 
 #: lane counts per step are rounded up to a multiple of this (whole SIMD vectors)
-_ROUND = _VL
+_ROUND = VL
 
 
 @njit(cache=True)
@@ -1039,7 +956,7 @@ def _tile(p0, p1, dims, model, opt, data, result, cfg, prec):
     loss, status = result
     V, G, H, O, S = dims[0], dims[1], dims[2], dims[3], dims[4]
     N = p1 - p0  # networks
-    L = -(-N // _VL) * _VL  # lanes
+    L = -(-N // VL) * VL  # lanes
     K = idx.shape[0]
     T = sym_all.shape[2]
     NW = w.shape[0]
@@ -1162,7 +1079,7 @@ def train_lanes(dims, model, opt, data, result, cfg, prec, threads: int = 1,
     Raises
     ------
     ValueError
-        Arrays whose shapes disagree.
+        Arrays whose shapes disagree, or a carrier other than float32.
 
     Examples
     --------
@@ -1187,6 +1104,8 @@ def train_lanes(dims, model, opt, data, result, cfg, prec, threads: int = 1,
                          f"{idx.shape}")  # fmt: skip
     if result[0].shape != idx.shape or result[1].shape != idx.shape:
         raise ValueError(f"loss and status must have idx's shape {idx.shape}")
+    if w.dtype != np.float32:
+        raise ValueError(f"the lanes kernel trains float32 carriers only, got weights of {w.dtype}")
     bounds = tile_bounds(P, TILE if tile is None else tile, threads)
     kernel = _lanes_parallel if threads > 1 and bounds.shape[0] > 2 else _lanes_serial
     dims = tuple(int(x) for x in dims[:8])
