@@ -122,6 +122,8 @@ def test_empty_and_unsupported_datasets():
     two = Dataset.from_words(lang, ["ab", "aabb"])
     out = population_accuracy(nets, [empty, two])
     assert math.isnan(out[0]) and out[1] == dataset_accuracy(nets[1], two)
+    blanks = Dataset.from_words(lang, ["", ""])  # only the root: no step to run
+    _check(nets, [blanks, blanks])
     one = Dataset.from_words(lang, ["ab"])
     assert not supported(nets[0], one) and supported(nets[0], two)
     with pytest.raises(ValueError, match="not supported"):

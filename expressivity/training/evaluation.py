@@ -1,32 +1,42 @@
-"""End-of-epoch accuracy of many networks at once, prefixes shared, bit for bit.
+"""End-of-epoch accuracy and loss of many networks at once, prefixes shared, bit for bit.
 
-:func:`expressivity.training.records.dataset_accuracy` evaluates one network:
-a :class:`~expressivity.network.Network` built from its weights, a forward
-pass over every word, the head's probabilities as numpy arrays, acceptance.
-At the end of a population's epoch that costs more per network than the
-forward pass itself (ms of Python and array overhead per network). Here the
-networks that end an epoch together are evaluated in one numba call:
+:func:`expressivity.training.records.dataset_accuracy` and ``dataset_loss``
+evaluate one network: a :class:`~expressivity.network.Network` built from its
+weights, a forward pass over every word (one for the accuracy, one for the
+loss), the head's probabilities as numpy arrays. At the end of a population's
+epoch that cost more per network than ~20 of its one-word training updates
+(issue 14). Here the networks that end an epoch together are evaluated in one
+numba call:
 
-- the words of a dataset are put in a trie once (:class:`EvalPlan`, kept
-  for the whole run): each prefix is run once, and a word's answer is read
-  from the nodes on its path. A word's states do not depend on the other
-  words of its batch (the kernels' lanes are independent), so a run continued
-  from a stored state equals the whole-word run bit for bit (as in
+- a dataset's words become a trie once per run (:class:`EvalPlan`; the
+  words in lexicographic order, each sharing its longest common prefix with
+  the one before): each prefix runs once, and a word's answer is read from
+  the nodes on its path. A word's states do not depend on the other words of
+  its batch (the kernels' lanes are independent), so a run continued from a
+  stored state equals the whole-word run bit for bit (as in
   :mod:`expressivity.prefixes`);
-- the trie is cut into chains (a longest remaining word first, then what
-  branches off it), and the chains of one level into chunks of up to
-  :data:`CHUNK_WIDTH` lanes for the CPU forward kernel
-  (:func:`expressivity.kernels.cpu.forward_kernel_serial`, the kernel
-  :meth:`Network.accepts_encoded` runs);
-- the networks run in parallel on numba's threads, as many as the work
-  justifies (:mod:`expressivity._threads`), each from its rounded, packed
-  weights, made from the float64 master weights without building a Network;
+- from :data:`LANES_MIN` networks, the networks are the SIMD lanes (their
+  weights lane-last, in blocks of 8-lane vectors, one block per thread) and
+  the trie's nodes run one after another: each lane does the operations of
+  the forward kernel (:mod:`expressivity.kernels.cpu`) in the same order,
+  the products and, in a native float32 format, the elementwise steps as
+  explicit vectors (:mod:`expressivity.kernels.vec8`, bit for bit the scalar
+  functions); fewer networks run the trie's chains (the words' new parts),
+  level by level, as the word lanes of
+  :func:`expressivity.kernels.cpu.forward_kernel_serial` itself, in chunks
+  of up to :data:`CHUNK_WIDTH`;
+- the weights are rounded and packed from the float64 master weights for all
+  networks at once (:func:`rounded_weights`), without building a Network;
+  the threads are as many as the work justifies (:mod:`expressivity._threads`);
 - the heads are computed as in :mod:`expressivity.heads`, with the same
-  operations in the same order (the readout summed over units in a fixed
-  order, one rounding; ``np.exp`` of the softmax from numpy itself, on all
-  networks' logits at once, so the exponentials are numpy's).
+  operations in the same order (the readout summed over units from zero, one
+  rounding; the softmax's ``np.exp`` taken by numpy itself, on all networks'
+  logits at once), and the loss's per-position terms are laid out as
+  :meth:`Network.loss_encoded` lays them out and summed by numpy, so the sum
+  takes the same order.
 
-So :func:`population_accuracy` equals ``dataset_accuracy`` network by network
+So every word's acceptance equals :meth:`Network.accepts_encoded`, every
+accuracy ``dataset_accuracy`` and every loss ``dataset_loss``
 (``tests/test_evaluation_speed.py``). It serves the ``accept`` and
 ``next-symbol`` heads on datasets of at least two words in the networks'
 alphabet (:func:`supported`); anything else goes through ``dataset_accuracy``.
@@ -139,7 +149,7 @@ class EvalPlan:
         # words in lexicographic order (a word before its extensions): each shares
         # its longest common prefix with the word before it, whose path is known
         keys = np.where(np.arange(T)[None, :] < lengths[:, None], symbols + 1, 0)
-        order = np.lexsort(keys.T[::-1]) if N else np.zeros(0, dtype=np.int64)
+        order = np.lexsort(keys.T[::-1]) if T else np.arange(N)  # T = 0: all empty
         parent, sym, end, chains, M, nc = _trie(symbols, lengths, order.astype(np.int64))
         parent, sym, chains = parent[:M], sym[:M], chains[:nc]
         # chains by level (a chain starts from a node of a lower level), longest first
@@ -520,10 +530,14 @@ def _readout(W_out, b_out, node, u, H, p, prec, z):
 @njit(cache=True, parallel=True)
 def _forward_nodes(plan, XW, U, bias, d, s0, W_out, b_out, cfg, prec, thr, head, sizes, nt, x,
                    accepted):  # fmt: skip
-    """Every network's state at every trie node, then its head.
+    """Every network's state at every trie node (the chains of ``plan`` as the word
+    lanes of the forward kernel, network after network on thread ``p % nt``), then
+    its head.
 
-    ``head`` 0 (accept): each word's acceptance into ``accepted`` (P, words). ``head`` 1 (next-symbol): writes ``rnd(z - max z)`` of
-    every node into ``x`` (P, nodes, O) for numpy's exponential.
+    ``head`` 0 (accept): each word's acceptance into ``accepted`` (P, words) and
+    its probability into ``x`` (P, words, 1). ``head`` 1 (next-symbol): writes
+    ``rnd(z - max z)`` of every node into ``x`` (P, nodes, O) for numpy's
+    exponential (:func:`_next_symbol_accepts` takes it from there).
     """
     widths, steps, sym_off, lane_off, sym_flat, lane_len, lane_start, lane_first = plan[:8]
     end = plan[10]

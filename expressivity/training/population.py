@@ -25,7 +25,9 @@ The networks must share a cell, hidden size, embedding size, alphabet, head
 and precision (the shape of the launch), the optimizer and the batch size.
 Validation, early stopping and checkpoints run on the CPU at the end of each
 network's epochs (weights are copied back then), with the bookkeeping of
-:mod:`expressivity.training.records`.
+:mod:`expressivity.training.records`; the networks that end an epoch together
+are validated together, in one numba call
+(:mod:`expressivity.training.evaluation`, the same accuracies and losses).
 
 Examples
 --------
