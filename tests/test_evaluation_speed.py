@@ -100,6 +100,18 @@ def test_other_precisions_and_an_embedding(precision, P):
     _check(_nets("mgu", "()", "accept", precision, P, seed=20), [ds] * P)
 
 
+def test_lanes_in_groups_when_memory_is_short(monkeypatch):
+    """Networks as lanes in groups of 8 (the node states capped), the last group short."""
+    import expressivity.training.evaluation as evaluation
+
+    rng = np.random.default_rng(4)
+    ds = _dataset(rng, "ab", n=12, most=6)
+    plan = EvalPlan(ds)
+    per_lane = plan.n_nodes * (8 + 3) * 4  # LSTM state 2 x 4, 3 outputs, float32
+    monkeypatch.setattr(evaluation, "LANES_MAX_BYTES", per_lane * 9)
+    _check(_nets("lstm", "ab", "next-symbol", "float32", 19, seed=6), [ds] * 19)
+
+
 def test_plan_shares_prefixes_and_keeps_every_word():
     ds = Dataset.from_words(get_language("anbn"), ["aabb", "ab", "aab", "", "aabb", "b"])
     plan = EvalPlan(ds)

@@ -83,6 +83,7 @@ from expressivity.kernels.vec8 import (
 __all__ = [
     "CHUNK_WIDTH",
     "EvalPlan",
+    "LANES_MAX_BYTES",
     "LANES_MIN",
     "Evaluator",
     "population_accuracy",
@@ -94,6 +95,8 @@ __all__ = [
 CHUNK_WIDTH = 16
 #: from this many networks they are evaluated as SIMD lanes (one trie node at a time)
 LANES_MIN = 8
+#: ... in groups whose states at every trie node take at most this much memory
+LANES_MAX_BYTES = 256 * 1024 * 1024
 
 _HEADS = {"accept": 0, "next-symbol": 1}
 _ZERO32, _ONE32 = np.float32(0.0), np.float32(1.0)
@@ -395,11 +398,20 @@ class Evaluator:
         work = P * plan.steps * G * H * (H + 8)
         O = w[5].shape[1]
         acc = np.zeros((P, plan.n_words), dtype=np.bool_)
-        if P >= LANES_MIN:  # networks as lanes, the trie's nodes one after another
-            nb = max(1, min(threads_for(work), P // 8))
-            Lb = -(-P // (nb * VL)) * VL
-            with numba_threads(nb):
-                pr = self._lanes(plan, w, thr, head, nb, Lb, acc)
+        # networks as lanes, the trie's nodes one after another, in groups whose node
+        # states (every node's, every lane's) fit in LANES_MAX_BYTES
+        per_lane = plan.n_nodes * (net.state_size + O) * self.dt.itemsize
+        most = min(P, LANES_MAX_BYTES // per_lane) // VL * VL
+        if P >= LANES_MIN and most >= VL:
+            pr = []
+            for g0 in range(0, P, most):
+                part = slice(g0, min(P, g0 + most))
+                n = part.stop - part.start
+                nb = max(1, min(threads_for(work * n / P), n // VL))
+                Lb = -(-n // (nb * VL)) * VL
+                with numba_threads(nb):
+                    pr += self._lanes(plan, [a[part] for a in w], thr[part], head, nb, Lb,
+                                      acc[part])  # fmt: skip
             return acc, pr
         # a few networks: the trie's chains as word lanes of the forward kernel
         nt = min(threads_for(work), P)
