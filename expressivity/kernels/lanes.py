@@ -36,8 +36,9 @@ numba thread they run in parallel (one parallel region per call of K updates).
 
 Sorted lanes. Words differ in length (the Weiss protocol: 2 to 198 symbols),
 and a tile would otherwise run every lane to its longest word. Before each
-update a tile reorders its networks (the columns of its weights and Adam
-state) by this update's word length, longest first, so the lanes still inside
+update a tile reorders its networks (the columns of its carrier weights; the
+float64 master weights and Adam moments stay where they are and are found by
+network) by this update's word length, longest first, so the lanes still inside
 their word at step t are a prefix: step t runs only for the first ``nf[t]``
 lanes (rounded up to whole vectors), the readout for ``nh[t]``, and a block of
 8 lanes' gradient sums stops at its longest word. A lane's arithmetic does not
@@ -818,7 +819,8 @@ def _update(p0, net, dims, cfg, prec, trainable, hyper, tstep, act, lsum, grad, 
     """Clipping, Adam or SGD and re-rounding of the tile's active lanes (as
     :func:`expressivity.kernels.step._train_network`); statuses and losses of update k.
     Entry by entry, lanes innermost (each lane's scalars computed first); lane l holds
-    network p0 + net[l]."""
+    network p0 + net[l], whose float64 state (master weights, moments) stays in column
+    net[l] of mt, m1, m2 (only the carrier weights move with the lanes)."""
     V, G, H, O, S, E, opt_code = dims[0], dims[1], dims[2], dims[3], dims[4], dims[5], dims[7]
     NW, L = grad.shape
     oU = V * G * H
@@ -871,7 +873,8 @@ def _update(p0, net, dims, cfg, prec, trainable, hyper, tstep, act, lsum, grad, 
         for l in range(L):
             if ok[l]:
                 g = float(grad[q, l])
-                master, a, b = mt[q, l], m1[q, l], m2[q, l]
+                c = net[l]
+                master, a, b = mt[q, c], m1[q, c], m2[q, c]
                 if opt_code == _ADAM:
                     a = a * b1[l] + (1.0 - b1[l]) * g
                     b = b * b2[l] + (1.0 - b2[l]) * (g * g)
@@ -881,7 +884,7 @@ def _update(p0, net, dims, cfg, prec, trainable, hyper, tstep, act, lsum, grad, 
                     master = master - lr[l] * a
                 else:
                     master = master - lr[l] * g
-                mt[q, l], m1[q, l], m2[q, l] = master, a, b
+                mt[q, c], m1[q, c], m2[q, c] = master, a, b
                 wt[q, l] = rnd(master, prec)
                 wbad[l] |= _not_finite(master)
     if E > 0:  # re-pack XW from the rounded W and embedding (as params.pack)
@@ -909,9 +912,10 @@ _ROUND = VL
 
 
 @njit(cache=True)
-def _permute_lanes(order, wt, mt, m1, m2):
-    """Reorder the lanes (columns) of the tile's weights and Adam state: new lane l is old
-    lane order[l]. False (and nothing moved) when ``order`` is the identity."""
+def _permute_lanes(order, wt):
+    """Reorder the lanes (columns) of the tile's carrier weights: new lane l is old lane
+    order[l]. False (and nothing moved) when ``order`` is the identity. (The float64
+    master weights and moments do not move: :func:`_update` finds them by network.)"""
     L = order.shape[0]
     same = True
     for l in range(L):
@@ -919,15 +923,10 @@ def _permute_lanes(order, wt, mt, m1, m2):
     if same:
         return False
     t32 = np.empty(L, dtype=wt.dtype)
-    t64 = np.empty(L)
     for q in range(wt.shape[0]):
         for l in range(L):
             t32[l] = wt[q, order[l]]
         wt[q, :] = t32
-        for a in (mt, m1, m2):
-            for l in range(L):
-                t64[l] = a[q, order[l]]
-            a[q, :] = t64
     return True
 
 
@@ -1005,7 +1004,7 @@ def _tile(p0, p1, dims, model, opt, data, result, cfg, prec):
                 if i >= 0:
                     key[l] = len_all[p, i]
         order = np.argsort(-key, kind="mergesort")  # longest word first
-        if _permute_lanes(order, wt, mt, m1, m2):
+        if _permute_lanes(order, wt):
             net = net[order]
             act = act[order]
             key = key[order]
@@ -1048,8 +1047,9 @@ def _tile(p0, p1, dims, model, opt, data, result, cfg, prec):
         for l in range(L):
             if net[l] < N:
                 p = p0 + net[l]
-                w[q, p], master[q, p] = wt[q, l], mt[q, l]
-                mom1[q, p], mom2[q, p] = m1[q, l], m2[q, l]
+                c = net[l]
+                w[q, p], master[q, p] = wt[q, l], mt[q, c]
+                mom1[q, p], mom2[q, p] = m1[q, c], m2[q, c]
 
 
 @njit(cache=True, nogil=True)
