@@ -90,9 +90,9 @@ def test_every_cell_equals_accepts_encoded(head, P):
     assert seen == {True, False}  # the words are not all answered alike
 
 
-@pytest.mark.parametrize("P", [1, LANES_MIN])
-@pytest.mark.parametrize("precision", ["float16", "float64"])
+@pytest.mark.parametrize(("precision", "P"), [("float16", LANES_MIN), ("float64", 1)])
 def test_other_precisions_and_an_embedding(precision, P):
+    """A rounded format as lanes, float64 as the chains path (each compiles its own kernels)."""
     rng = np.random.default_rng(1)
     ds = _dataset(rng, "()", n=20, most=8)
     for k, (cell, emb) in enumerate((("lstm", 3), ("gru-reset-after", None))):

@@ -134,7 +134,7 @@ class EvalPlan:
     steps : int
         Forward steps of one network (one per node but the root).
     arrays : tuple
-        What the kernels read (see :func:`_forward_nodes`).
+        What the kernels read (see :func:`_forward_nodes_one`).
 
     Examples
     --------
@@ -418,10 +418,20 @@ class Evaluator:
         x = np.empty((P, plan.n_nodes if head else plan.n_words, O), dtype=self.dt)
         sizes = (plan.max_steps, plan.max_width, net.state_size)
         with numba_threads(nt):
-            _forward_nodes(plan.arrays, *w, self.cfg, self.prec, thr, head, sizes, nt, x, acc)
+            _run_parts(
+                _forward_nodes_serial,
+                _forward_nodes_parallel,
+                nt,
+                (plan.arrays, *w, self.cfg, self.prec, thr, head, sizes, nt, x, acc),
+            )
             if head:
                 x = np.exp(x)  # numpy's exponential, as heads.probabilities takes it
-                _next_symbol_accepts(plan.arrays, x, self.prec, thr, nt, acc)
+                _run_parts(
+                    _next_symbol_accepts_serial,
+                    _next_symbol_accepts_parallel,
+                    nt,
+                    (plan.arrays, x, self.prec, thr, nt, acc),
+                )
         if head:
             return acc, [(x[p].reshape(x.shape[1], O, 1), 0) for p in range(P)]
         return acc, [(x[p], 0) for p in range(P)]
@@ -444,10 +454,20 @@ class Evaluator:
         node = self._buffer("node", (nb, M, S * Lb))
         x = np.empty((nb, M if head else plan.n_words, O * Lb), dtype=self.dt)
         out = np.zeros((nb, plan.n_words, Lb), dtype=np.bool_)
-        _lanes_nodes(plan.arrays, *lw, self.cfg, self.prec, thr_b, head, node, x, out)
+        _run_parts(
+            _lanes_nodes_serial,
+            _lanes_nodes_parallel,
+            nb,
+            (plan.arrays, *lw, self.cfg, self.prec, thr_b, head, node, x, out),
+        )
         if head:
             x = np.exp(x)  # numpy's exponential, as heads.probabilities takes it
-            _lanes_accepts(plan.arrays, x, self.prec, thr_b, out)
+            _run_parts(
+                _lanes_accepts_serial,
+                _lanes_accepts_parallel,
+                nb,
+                (plan.arrays, x, self.prec, thr_b, out),
+            )
         acc[:] = np.moveaxis(out, 1, 2).reshape(nb * Lb, -1)[:P]
         if head:
             x4 = x.reshape(nb, M, O, Lb)
@@ -461,6 +481,12 @@ class Evaluator:
         if a is None or a.size < n:
             a = self.buffers[name] = np.empty(n, dtype=self.dt)
         return a[:n].reshape(shape)
+
+
+def _run_parts(serial, parallel, n: int, args: tuple) -> None:
+    """``serial(n, args)``, or ``parallel`` when n > 1: the parallel kernels (slow to
+    compile) are compiled only where several threads run them."""
+    (parallel if n > 1 else serial)(n, args)
 
 
 def population_accuracy(nets, datasets, params: list | None = None) -> list[float]:
@@ -539,8 +565,8 @@ def _readout(W_out, b_out, node, u, H, p, prec, z):
         z[o] = rnd(acc, prec)
 
 
-@njit(cache=True, parallel=True)
-def _forward_nodes(plan, XW, U, bias, d, s0, W_out, b_out, cfg, prec, thr, head, sizes, nt, x,
+@njit(cache=True)
+def _forward_nodes_one(w, plan, XW, U, bias, d, s0, W_out, b_out, cfg, prec, thr, head, sizes, nt, x,
                    accepted):  # fmt: skip
     """Every network's state at every trie node (the chains of ``plan`` as the word
     lanes of the forward kernel, network after network on thread ``p % nt``), then
@@ -549,7 +575,7 @@ def _forward_nodes(plan, XW, U, bias, d, s0, W_out, b_out, cfg, prec, thr, head,
     ``head`` 0 (accept): each word's acceptance into ``accepted`` (P, words) and
     its probability into ``x`` (P, words, 1). ``head`` 1 (next-symbol): writes
     ``rnd(z - max z)`` of every node into ``x`` (P, nodes, O) for numpy's
-    exponential (:func:`_next_symbol_accepts` takes it from there).
+    exponential (:func:`_next_symbol_accepts_one` takes it from there).
     """
     widths, steps, sym_off, lane_off, sym_flat, lane_len, lane_start, lane_first = plan[:8]
     end = plan[10]
@@ -559,58 +585,71 @@ def _forward_nodes(plan, XW, U, bias, d, s0, W_out, b_out, cfg, prec, thr, head,
     M = plan[8].shape[0]
     Tm, Lm, S = sizes
     dt = XW.dtype
-    for w in prange(nt):
-        node = np.empty((M, S), dtype=dt)
-        sbuf = np.empty((Tm + 1) * S * Lm, dtype=dt)
-        gbuf = np.empty(Tm * G * H * Lm, dtype=dt)
-        abuf = np.empty(Tm * H * Lm, dtype=dt)
-        z = np.empty(O, dtype=dt)
-        for p in range(w, P, nt):
-            for s in range(S):
-                node[0, s] = s0[p, s]
-            for c in range(widths.shape[0]):
-                L = widths[c]
-                T = steps[c]
-                lo = lane_off[c]
-                so = sym_off[c]
-                sym = sym_flat[so : so + T * L].reshape(1, T, L)
-                lens = lane_len[lo : lo + L].reshape(1, L)
-                st = sbuf[: (T + 1) * S * L].reshape(1, T + 1, S * L)
-                gt = gbuf[: T * G * H * L].reshape(1, T, G, H * L)
-                ax = abuf[: T * H * L].reshape(1, T, H * L)
-                for l in range(L):
-                    u = lane_start[lo + l]
+    node = np.empty((M, S), dtype=dt)
+    sbuf = np.empty((Tm + 1) * S * Lm, dtype=dt)
+    gbuf = np.empty(Tm * G * H * Lm, dtype=dt)
+    abuf = np.empty(Tm * H * Lm, dtype=dt)
+    z = np.empty(O, dtype=dt)
+    for p in range(w, P, nt):
+        for s in range(S):
+            node[0, s] = s0[p, s]
+        for c in range(widths.shape[0]):
+            L = widths[c]
+            T = steps[c]
+            lo = lane_off[c]
+            so = sym_off[c]
+            sym = sym_flat[so : so + T * L].reshape(1, T, L)
+            lens = lane_len[lo : lo + L].reshape(1, L)
+            st = sbuf[: (T + 1) * S * L].reshape(1, T + 1, S * L)
+            gt = gbuf[: T * G * H * L].reshape(1, T, G, H * L)
+            ax = abuf[: T * H * L].reshape(1, T, H * L)
+            for l in range(L):
+                u = lane_start[lo + l]
+                for s in range(S):
+                    st[0, 0, s * L + l] = node[u, s]
+            forward_kernel_serial(sym, lens, XW[p], U[p], bias[p], d[p], cfg, prec, st, gt,
+                                  ax)  # fmt: skip
+            for l in range(L):
+                f = lane_first[lo + l] - 1
+                for t in range(1, lane_len[lo + l] + 1):
                     for s in range(S):
-                        st[0, 0, s * L + l] = node[u, s]
-                forward_kernel_serial(sym, lens, XW[p], U[p], bias[p], d[p], cfg, prec, st, gt,
-                                      ax)  # fmt: skip
-                for l in range(L):
-                    f = lane_first[lo + l] - 1
-                    for t in range(1, lane_len[lo + l] + 1):
-                        for s in range(S):
-                            node[f + t, s] = st[0, t, s * L + l]
-            if head == 0:
-                for i in range(end.shape[0]):
-                    _readout(W_out, b_out, node, end[i], H, p, prec, z)
-                    pr = rnd(sigmoid(z[0]), prec)
-                    x[p, i, 0] = pr
-                    accepted[p, i] = pr > thr[p]
-            else:
-                for u in range(M):
-                    _readout(W_out, b_out, node, u, H, p, prec, z)
-                    m = z[0]
-                    for o in range(1, O):  # np.max: NaN if any is NaN
-                        v = z[o]
-                        if m != m:
-                            break
-                        if v != v or v > m:
-                            m = v
-                    for o in range(O):
-                        x[p, u, o] = rnd(z[o] - m, prec)
+                        node[f + t, s] = st[0, t, s * L + l]
+        if head == 0:
+            for i in range(end.shape[0]):
+                _readout(W_out, b_out, node, end[i], H, p, prec, z)
+                pr = rnd(sigmoid(z[0]), prec)
+                x[p, i, 0] = pr
+                accepted[p, i] = pr > thr[p]
+        else:
+            for u in range(M):
+                _readout(W_out, b_out, node, u, H, p, prec, z)
+                m = z[0]
+                for o in range(1, O):  # np.max: NaN if any is NaN
+                    v = z[o]
+                    if m != m:
+                        break
+                    if v != v or v > m:
+                        m = v
+                for o in range(O):
+                    x[p, u, o] = rnd(z[o] - m, prec)
+
+
+@njit(cache=True)
+def _forward_nodes_serial(n, args):
+    """:func:`_forward_nodes_one` for w = 0..n-1 one after another (no parallel region to compile)."""
+    for w in range(n):
+        _forward_nodes_one(w, *args)
 
 
 @njit(cache=True, parallel=True)
-def _next_symbol_accepts(plan, e, prec, thr, nt, accepted):
+def _forward_nodes_parallel(n, args):
+    """:func:`_forward_nodes_one` for w = 0..n-1 on numba's threads."""
+    for w in prange(n):
+        _forward_nodes_one(w, *args)
+
+
+@njit(cache=True)
+def _next_symbol_accepts_one(w, plan, e, prec, thr, nt, accepted):
     """Acceptance under the next-symbol head, from ``e = exp(x)`` (P, nodes, O).
 
     At each node: ``p = rnd(rnd(e) / rnd(sum of rnd(e)))`` (heads.probabilities'
@@ -619,29 +658,42 @@ def _next_symbol_accepts(plan, e, prec, thr, nt, accepted):
     """
     parent, sym, end = plan[8], plan[9], plan[10]
     P, M, O = e.shape
-    for w in prange(nt):
-        ok = np.empty((M, O), dtype=np.bool_)
-        good = np.empty(M, dtype=np.bool_)
-        r = np.empty(O, dtype=e.dtype)
-        for p in range(w, P, nt):
-            for u in range(M):
-                for o in range(O):
-                    r[o] = rnd(e[p, u, o], prec)
-                s = r[0]
-                for o in range(1, O):
-                    s = s + r[o]
-                s = rnd(s, prec)
-                for o in range(O):
-                    pr = rnd(r[o] / s, prec)
-                    e[p, u, o] = pr  # the probability, for the loss
-                    ok[u, o] = pr > thr[p]
-            good[0] = True
-            for u in range(1, M):
-                q = parent[u]
-                good[u] = good[q] and ok[q, sym[u]]
-            for i in range(end.shape[0]):
-                u = end[i]
-                accepted[p, i] = good[u] and ok[u, O - 1]
+    ok = np.empty((M, O), dtype=np.bool_)
+    good = np.empty(M, dtype=np.bool_)
+    r = np.empty(O, dtype=e.dtype)
+    for p in range(w, P, nt):
+        for u in range(M):
+            for o in range(O):
+                r[o] = rnd(e[p, u, o], prec)
+            s = r[0]
+            for o in range(1, O):
+                s = s + r[o]
+            s = rnd(s, prec)
+            for o in range(O):
+                pr = rnd(r[o] / s, prec)
+                e[p, u, o] = pr  # the probability, for the loss
+                ok[u, o] = pr > thr[p]
+        good[0] = True
+        for u in range(1, M):
+            q = parent[u]
+            good[u] = good[q] and ok[q, sym[u]]
+        for i in range(end.shape[0]):
+            u = end[i]
+            accepted[p, i] = good[u] and ok[u, O - 1]
+
+
+@njit(cache=True)
+def _next_symbol_accepts_serial(n, args):
+    """:func:`_next_symbol_accepts_one` for w = 0..n-1 one after another (no parallel region to compile)."""
+    for w in range(n):
+        _next_symbol_accepts_one(w, *args)
+
+
+@njit(cache=True, parallel=True)
+def _next_symbol_accepts_parallel(n, args):
+    """:func:`_next_symbol_accepts_one` for w = 0..n-1 on numba's threads."""
+    for w in prange(n):
+        _next_symbol_accepts_one(w, *args)
 
 
 # ------------------------------------------------------------- networks as lanes
@@ -854,8 +906,8 @@ def _shifted_logits_overload(z, m, xu, O, Lb, prec):
     return scalar
 
 
-@njit(cache=True, parallel=True)
-def _lanes_nodes(plan, XW, U, bias, d, s0, W_out, b_out, cfg, prec, thr, head, node, x,
+@njit(cache=True)
+def _lanes_nodes_one(b, plan, XW, U, bias, d, s0, W_out, b_out, cfg, prec, thr, head, node, x,
                  accepted):  # fmt: skip
     """The trie's nodes one after another, the networks as lanes (innermost index).
 
@@ -865,7 +917,7 @@ def _lanes_nodes(plan, XW, U, bias, d, s0, W_out, b_out, cfg, prec, thr, head, n
     ``W_out`` (B, O, H, Lb), ``b_out`` (B, O, Lb), ``thr`` (B, Lb); ``node`` (B,
     nodes, S*Lb) receives the states, ``accepted`` (B, words, Lb) the words'
     acceptance (``head`` 0) and ``x`` (B, nodes, O*Lb) ``rnd(z - max z)`` (``head`` 1), as in
-    :func:`_forward_nodes`. Each lane does the operations of
+    :func:`_forward_nodes_one`. Each lane does the operations of
     :func:`expressivity.kernels.cpu.forward_kernel` for one word lane, in the
     same order.
     """
@@ -877,112 +929,138 @@ def _lanes_nodes(plan, XW, U, bias, d, s0, W_out, b_out, cfg, prec, thr, head, n
     n = H * Lb
     update, zi, ci = cfg[0], cfg[2], cfg[3]
     dt = XW.dtype
-    for b in prange(U.shape[0]):
-        zero = dt.type(0.0)
-        Ub, XWb, bb, db, nd = U[b], XW[b], bias[b], d[b], node[b]
-        pre = np.empty(n, dtype=dt)
-        gt = np.empty((G, n), dtype=dt)
-        ax = np.empty(n, dtype=dt)
-        z = np.empty(O * Lb, dtype=dt)
-        m = np.empty(Lb, dtype=dt)
-        nd[0, :] = s0[b]
-        for u in range(1, M):
-            st = nd[parent[u]]
-            h = st[:n]
-            hn = nd[u]
-            xw = XWb[sym[u]]
-            for g in range(G):
-                base = 4 + 5 * g
-                act = cfg[base]
-                has_u = cfg[base + 1]
-                ri = cfg[base + 2]
-                after = cfg[base + 3]
-                pre[:] = xw[g]
-                if after:
-                    # act(W x + b + r ⊙ (U h + d)): two dot products, each rounded once
-                    ax[:] = zero
-                    _mv8(Ub, g, st, 0, ax, Lb)
-                    r = gt[ri]
-                    bg = bb[g]
-                    for i in range(n):
-                        uv = rnd(ax[i] + db[i], prec)
-                        ax[i] = uv
-                        a1 = rnd(pre[i] + bg[i], prec)
-                        pre[i] = rnd(a1 + rnd(r[i] * uv, prec), prec)
-                    _bias_act(pre, np.zeros(n, dtype=dt), act, gt[g], prec)  # a zero bias
-                    continue
-                if has_u:
-                    if ri >= 0:
-                        _mul(gt[ri], h, ax, prec)
-                        _mv8(Ub, g, ax, 0, pre, Lb)
-                    else:
-                        _mv8(Ub, g, st, 0, pre, Lb)
-                _bias_act(pre, bb[g], act, gt[g], prec)
-            cand = gt[ci]
-            hh = hn[:n]
-            if update == _LSTM:
-                _lstm_update(gt[1], st[n:], gt[0], cand, gt[2], hn[n:], ax, hh, prec)
-            elif update == _INTERP or update == _KEEP:
-                _interp_update(gt[zi], h, cand, hh, update == _KEEP, prec)
-            else:
-                hh[:] = cand
-        Wb, bo, tb, ab = W_out[b], b_out[b], thr[b], accepted[b]
-        if head == 0:
-            for i in range(end.shape[0]):
-                _readout8(Wb, bo, nd[end[i]], prec, z, Lb)
-                for l in range(Lb):
-                    pr = rnd(sigmoid(z[l]), prec)
-                    x[b, i, l] = pr
-                    ab[i, l] = pr > tb[l]
+    zero = dt.type(0.0)
+    Ub, XWb, bb, db, nd = U[b], XW[b], bias[b], d[b], node[b]
+    pre = np.empty(n, dtype=dt)
+    gt = np.empty((G, n), dtype=dt)
+    ax = np.empty(n, dtype=dt)
+    z = np.empty(O * Lb, dtype=dt)
+    m = np.empty(Lb, dtype=dt)
+    nd[0, :] = s0[b]
+    for u in range(1, M):
+        st = nd[parent[u]]
+        h = st[:n]
+        hn = nd[u]
+        xw = XWb[sym[u]]
+        for g in range(G):
+            base = 4 + 5 * g
+            act = cfg[base]
+            has_u = cfg[base + 1]
+            ri = cfg[base + 2]
+            after = cfg[base + 3]
+            pre[:] = xw[g]
+            if after:
+                # act(W x + b + r ⊙ (U h + d)): two dot products, each rounded once
+                ax[:] = zero
+                _mv8(Ub, g, st, 0, ax, Lb)
+                r = gt[ri]
+                bg = bb[g]
+                for i in range(n):
+                    uv = rnd(ax[i] + db[i], prec)
+                    ax[i] = uv
+                    a1 = rnd(pre[i] + bg[i], prec)
+                    pre[i] = rnd(a1 + rnd(r[i] * uv, prec), prec)
+                _bias_act(pre, np.zeros(n, dtype=dt), act, gt[g], prec)  # a zero bias
+                continue
+            if has_u:
+                if ri >= 0:
+                    _mul(gt[ri], h, ax, prec)
+                    _mv8(Ub, g, ax, 0, pre, Lb)
+                else:
+                    _mv8(Ub, g, st, 0, pre, Lb)
+            _bias_act(pre, bb[g], act, gt[g], prec)
+        cand = gt[ci]
+        hh = hn[:n]
+        if update == _LSTM:
+            _lstm_update(gt[1], st[n:], gt[0], cand, gt[2], hn[n:], ax, hh, prec)
+        elif update == _INTERP or update == _KEEP:
+            _interp_update(gt[zi], h, cand, hh, update == _KEEP, prec)
         else:
-            xb = x[b]
-            for u in range(M):
-                _readout8(Wb, bo, nd[u], prec, z, Lb)
-                _shifted_logits(z, m, xb[u], O, Lb, prec)
+            hh[:] = cand
+    Wb, bo, tb, ab = W_out[b], b_out[b], thr[b], accepted[b]
+    if head == 0:
+        for i in range(end.shape[0]):
+            _readout8(Wb, bo, nd[end[i]], prec, z, Lb)
+            for l in range(Lb):
+                pr = rnd(sigmoid(z[l]), prec)
+                x[b, i, l] = pr
+                ab[i, l] = pr > tb[l]
+    else:
+        xb = x[b]
+        for u in range(M):
+            _readout8(Wb, bo, nd[u], prec, z, Lb)
+            _shifted_logits(z, m, xb[u], O, Lb, prec)
+
+
+@njit(cache=True)
+def _lanes_nodes_serial(n, args):
+    """:func:`_lanes_nodes_one` for every block b one after another (no parallel region to compile)."""
+    for b in range(n):
+        _lanes_nodes_one(b, *args)
 
 
 @njit(cache=True, parallel=True)
-def _lanes_accepts(plan, e, prec, thr, accepted):
+def _lanes_nodes_parallel(n, args):
+    """:func:`_lanes_nodes_one` for every block b on numba's threads."""
+    for b in prange(n):
+        _lanes_nodes_one(b, *args)
+
+
+@njit(cache=True)
+def _lanes_accepts_one(b, plan, e, prec, thr, accepted):
     """Acceptance under the next-symbol head, networks as lanes; ``e`` (B, nodes, O*Lb)."""
     parent, sym, end = plan[8], plan[9], plan[10]
-    B, M = e.shape[0], e.shape[1]
+    M = e.shape[1]
     Lb = thr.shape[1]
     O = e.shape[2] // Lb
-    for b in prange(B):
-        ok = np.empty((M, O, Lb), dtype=np.bool_)
-        good = np.empty((M, Lb), dtype=np.bool_)
-        r = np.empty((O, Lb), dtype=e.dtype)
-        s = np.empty(Lb, dtype=e.dtype)
-        tb = thr[b]
-        for u in range(M):
-            eu = e[b, u]
-            for o in range(O):
-                for l in range(Lb):
-                    r[o, l] = rnd(eu[o * Lb + l], prec)
+    ok = np.empty((M, O, Lb), dtype=np.bool_)
+    good = np.empty((M, Lb), dtype=np.bool_)
+    r = np.empty((O, Lb), dtype=e.dtype)
+    s = np.empty(Lb, dtype=e.dtype)
+    tb = thr[b]
+    for u in range(M):
+        eu = e[b, u]
+        for o in range(O):
             for l in range(Lb):
-                s[l] = r[0, l]
-            for o in range(1, O):
-                for l in range(Lb):
-                    s[l] = s[l] + r[o, l]
-            for l in range(Lb):
-                s[l] = rnd(s[l], prec)
-            for o in range(O):
-                for l in range(Lb):
-                    pr = rnd(r[o, l] / s[l], prec)
-                    eu[o * Lb + l] = pr  # the probability, for the loss
-                    ok[u, o, l] = pr > tb[l]
+                r[o, l] = rnd(eu[o * Lb + l], prec)
         for l in range(Lb):
-            good[0, l] = True
-        for u in range(1, M):
-            q = parent[u]
-            c = sym[u]
+            s[l] = r[0, l]
+        for o in range(1, O):
             for l in range(Lb):
-                good[u, l] = good[q, l] and ok[q, c, l]
-        ab = accepted[b]
-        for i in range(end.shape[0]):
-            u = end[i]
+                s[l] = s[l] + r[o, l]
+        for l in range(Lb):
+            s[l] = rnd(s[l], prec)
+        for o in range(O):
             for l in range(Lb):
-                ab[i, l] = good[u, l] and ok[u, O - 1, l]
+                pr = rnd(r[o, l] / s[l], prec)
+                eu[o * Lb + l] = pr  # the probability, for the loss
+                ok[u, o, l] = pr > tb[l]
+    for l in range(Lb):
+        good[0, l] = True
+    for u in range(1, M):
+        q = parent[u]
+        c = sym[u]
+        for l in range(Lb):
+            good[u, l] = good[q, l] and ok[q, c, l]
+    ab = accepted[b]
+    for i in range(end.shape[0]):
+        u = end[i]
+        for l in range(Lb):
+            ab[i, l] = good[u, l] and ok[u, O - 1, l]
+
+
+@njit(cache=True)
+def _lanes_accepts_serial(n, args):
+    """:func:`_lanes_accepts_one` for every block b one after another (no parallel region to compile)."""
+    for b in range(n):
+        _lanes_accepts_one(b, *args)
+
+
+@njit(cache=True, parallel=True)
+def _lanes_accepts_parallel(n, args):
+    """:func:`_lanes_accepts_one` for every block b on numba's threads."""
+    for b in prange(n):
+        _lanes_accepts_one(b, *args)
 
 
 @njit(cache=True)
