@@ -142,7 +142,7 @@ def _kernel_inputs(P, threads):
 
 def test_tiles_on_two_threads_equal_one_thread():
     a = _kernel_inputs(9, 1)
-    b = _kernel_inputs(9, 2)  # two tiles of 4 and 5 lanes in a parallel region
+    b = _kernel_inputs(9, 2)  # two tiles of 4 and 5 lanes, each on its own thread
     assert all(np.array_equal(x, y) for x, y in zip(a[0], b[0]))
     assert np.array_equal(a[1], b[1]) and np.array_equal(a[2][0], b[2][0])
     assert a[0][0].dtype == np.float32 and (a[1] == 3).all()

@@ -32,7 +32,9 @@ weights and its per-step work arrays are copied into contiguous tile-local
 arrays for the whole call, so its K updates run on them; their lane count is
 padded to whole 8-lane vectors (padding lanes: inactive, no word, zero
 weights). Tiles are independent for the whole call, so with more than one
-numba thread they run in parallel (one parallel region per call of K updates).
+thread they run in parallel: the tiles are split into contiguous groups, each
+group one call of the serial kernel (``nogil``) on its own Python thread, so
+there is no parallel region to compile and no thread pool that spins.
 
 Sorted lanes. Words differ in length (the Weiss protocol: 2 to 198 symbols),
 and a tile would otherwise run every lane to its longest word. Before each
@@ -79,9 +81,10 @@ Examples
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import njit, prange, types
+from numba import njit, types
 from numba.extending import overload
 
 from expressivity.activations import relu, sigmoid, tanh
@@ -1058,12 +1061,6 @@ def _lanes_serial(bounds, dims, model, opt, data, result, cfg, prec):
         _tile(bounds[i], bounds[i + 1], dims, model, opt, data, result, cfg, prec)
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def _lanes_parallel(bounds, dims, model, opt, data, result, cfg, prec):
-    for i in prange(bounds.shape[0] - 1):
-        _tile(bounds[i], bounds[i + 1], dims, model, opt, data, result, cfg, prec)
-
-
 def train_lanes(dims, model, opt, data, result, cfg, prec, threads: int = 1,
                 tile: int | None = None) -> None:  # fmt: skip
     """K updates of every active network, one word each, networks as lanes (module docstring).
@@ -1073,7 +1070,7 @@ def train_lanes(dims, model, opt, data, result, cfg, prec, threads: int = 1,
     dims : (V, G, H, O, S, E, head code, optimizer code) as :mod:`expressivity.kernels.step`
     model, opt, data, result : the arrays of the module docstring (lane-major weights)
     cfg, prec : the cell description and precision code of the networks
-    threads : numba threads to spread the tiles over (1: serial)
+    threads : threads to spread the tiles over (1: serial, in this thread)
     tile : networks per tile at most (default :data:`TILE`)
 
     Raises
@@ -1107,6 +1104,14 @@ def train_lanes(dims, model, opt, data, result, cfg, prec, threads: int = 1,
     if w.dtype != np.float32:
         raise ValueError(f"the lanes kernel trains float32 carriers only, got weights of {w.dtype}")
     bounds = tile_bounds(P, TILE if tile is None else tile, threads)
-    kernel = _lanes_parallel if threads > 1 and bounds.shape[0] > 2 else _lanes_serial
     dims = tuple(int(x) for x in dims[:8])
-    kernel(bounds, dims, model, opt, data, result, cfg, prec)
+    n = min(threads, bounds.shape[0] - 1)
+    if n <= 1:
+        _lanes_serial(bounds, dims, model, opt, data, result, cfg, prec)
+        return
+    cut = np.linspace(0, bounds.shape[0] - 1, n + 1).round().astype(np.int64)  # tiles per thread
+    with ThreadPoolExecutor(n) as pool:
+        jobs = [pool.submit(_lanes_serial, bounds[a : b + 1], dims, model, opt, data, result, cfg,
+                            prec) for a, b in zip(cut[:-1], cut[1:])]  # fmt: skip
+        for job in jobs:
+            job.result()
