@@ -272,13 +272,19 @@ def _train(nets, data, rngs, cfgs, validation, backend, progress, threads_per_bl
 class _Evaluations:
     """The end-of-epoch accuracies (and validation losses) of a population's networks:
     those that :func:`~expressivity.training.evaluation.supported` serves, together in
-    one call; the others are left to :meth:`EpochBook.end_epoch`, network by network."""
+    one call; the others are left to :meth:`EpochBook.end_epoch`, network by network.
+    A single network without a validation set (``train`` evaluating its training
+    words at the end) keeps ``EpochBook``'s own evaluation: there the batched kernels
+    would save little and cost a compile per format; with validation (evaluated every
+    ``eval_every`` epochs, as the experiments run) they pay off."""
 
     def __init__(self, nets, data, validation):
         self.nets = nets
         self.sets = [v if v is not None else d for d, v in zip(data, validation)]
         self.losses = [v is not None for v in validation]
-        self.ok = [supported(n, ds) for n, ds in zip(nets, self.sets)]
+        many = len(nets) >= 2
+        self.ok = [(many or v is not None) and supported(n, ds)
+                   for n, ds, v in zip(nets, self.sets, validation)]  # fmt: skip
         self.impl = Evaluator(nets[0]) if any(self.ok) else None
 
     def evaluate(self, which: list, masters: dict) -> dict:
