@@ -170,3 +170,17 @@ def test_population_histories_unchanged(monkeypatch, P):
     assert batched == one_by_one
     accs = {r["val_accuracy"] for h, _, _ in batched for r in h if "val_accuracy" in r}
     assert len(accs) > 1
+
+
+@pytest.mark.parametrize("P", [3, 2 * LANES_MIN])
+def test_on_two_threads_equal_one_thread(monkeypatch, P):
+    """The chains path (3 networks) and the lanes path (two blocks) on two threads."""
+    import expressivity.training.evaluation as evaluation
+
+    rng = np.random.default_rng(6)
+    ds = _dataset(rng, "ab", n=10, most=6)
+    nets = _nets("lstm", "ab", "next-symbol", "float32", P, seed=30)
+    one = population_accuracy(nets, [ds] * P)
+    monkeypatch.setattr(evaluation, "threads_for", lambda work, available=None: 2)
+    assert population_accuracy(nets, [ds] * P) == one
+    _check(nets, [ds] * P)

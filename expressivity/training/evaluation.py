@@ -58,8 +58,10 @@ True
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
-from numba import njit, prange, types
+from numba import njit, types
 from numba.extending import overload
 
 from expressivity._threads import numba_threads, threads_for
@@ -419,16 +421,14 @@ class Evaluator:
         sizes = (plan.max_steps, plan.max_width, net.state_size)
         with numba_threads(nt):
             _run_parts(
-                _forward_nodes_serial,
-                _forward_nodes_parallel,
+                _forward_nodes_range,
                 nt,
                 (plan.arrays, *w, self.cfg, self.prec, thr, head, sizes, nt, x, acc),
             )
             if head:
                 x = np.exp(x)  # numpy's exponential, as heads.probabilities takes it
                 _run_parts(
-                    _next_symbol_accepts_serial,
-                    _next_symbol_accepts_parallel,
+                    _next_symbol_accepts_range,
                     nt,
                     (plan.arrays, x, self.prec, thr, nt, acc),
                 )
@@ -455,16 +455,14 @@ class Evaluator:
         x = np.empty((nb, M if head else plan.n_words, O * Lb), dtype=self.dt)
         out = np.zeros((nb, plan.n_words, Lb), dtype=np.bool_)
         _run_parts(
-            _lanes_nodes_serial,
-            _lanes_nodes_parallel,
+            _lanes_nodes_range,
             nb,
             (plan.arrays, *lw, self.cfg, self.prec, thr_b, head, node, x, out),
         )
         if head:
             x = np.exp(x)  # numpy's exponential, as heads.probabilities takes it
             _run_parts(
-                _lanes_accepts_serial,
-                _lanes_accepts_parallel,
+                _lanes_accepts_range,
                 nb,
                 (plan.arrays, x, self.prec, thr_b, out),
             )
@@ -483,10 +481,16 @@ class Evaluator:
         return a[:n].reshape(shape)
 
 
-def _run_parts(serial, parallel, n: int, args: tuple) -> None:
-    """``serial(n, args)``, or ``parallel`` when n > 1: the parallel kernels (slow to
-    compile) are compiled only where several threads run them."""
-    (parallel if n > 1 else serial)(n, args)
+def _run_parts(kernel, n: int, args: tuple) -> None:
+    """``kernel(i, i + 1, args)`` for i < n: in this thread for n = 1, else each on its own
+    thread (the kernels release the GIL; no parallel region to compile, no pool that
+    spins)."""
+    if n <= 1:
+        kernel(0, n, args)
+        return
+    with ThreadPoolExecutor(n) as pool:
+        for job in [pool.submit(kernel, i, i + 1, args) for i in range(n)]:
+            job.result()
 
 
 def population_accuracy(nets, datasets, params: list | None = None) -> list[float]:
@@ -634,17 +638,10 @@ def _forward_nodes_one(w, plan, XW, U, bias, d, s0, W_out, b_out, cfg, prec, thr
                     x[p, u, o] = rnd(z[o] - m, prec)
 
 
-@njit(cache=True)
-def _forward_nodes_serial(n, args):
-    """:func:`_forward_nodes_one` for w = 0..n-1 one after another (no parallel region to compile)."""
-    for w in range(n):
-        _forward_nodes_one(w, *args)
-
-
-@njit(cache=True, parallel=True)
-def _forward_nodes_parallel(n, args):
-    """:func:`_forward_nodes_one` for w = 0..n-1 on numba's threads."""
-    for w in prange(n):
+@njit(cache=True, nogil=True)
+def _forward_nodes_range(lo, hi, args):
+    """:func:`_forward_nodes_one` for w = lo..hi-1 (``nogil``: one call per thread)."""
+    for w in range(lo, hi):
         _forward_nodes_one(w, *args)
 
 
@@ -682,17 +679,10 @@ def _next_symbol_accepts_one(w, plan, e, prec, thr, nt, accepted):
             accepted[p, i] = good[u] and ok[u, O - 1]
 
 
-@njit(cache=True)
-def _next_symbol_accepts_serial(n, args):
-    """:func:`_next_symbol_accepts_one` for w = 0..n-1 one after another (no parallel region to compile)."""
-    for w in range(n):
-        _next_symbol_accepts_one(w, *args)
-
-
-@njit(cache=True, parallel=True)
-def _next_symbol_accepts_parallel(n, args):
-    """:func:`_next_symbol_accepts_one` for w = 0..n-1 on numba's threads."""
-    for w in prange(n):
+@njit(cache=True, nogil=True)
+def _next_symbol_accepts_range(lo, hi, args):
+    """:func:`_next_symbol_accepts_one` for w = lo..hi-1 (``nogil``: one call per thread)."""
+    for w in range(lo, hi):
         _next_symbol_accepts_one(w, *args)
 
 
@@ -992,17 +982,10 @@ def _lanes_nodes_one(b, plan, XW, U, bias, d, s0, W_out, b_out, cfg, prec, thr, 
             _shifted_logits(z, m, xb[u], O, Lb, prec)
 
 
-@njit(cache=True)
-def _lanes_nodes_serial(n, args):
-    """:func:`_lanes_nodes_one` for every block b one after another (no parallel region to compile)."""
-    for b in range(n):
-        _lanes_nodes_one(b, *args)
-
-
-@njit(cache=True, parallel=True)
-def _lanes_nodes_parallel(n, args):
-    """:func:`_lanes_nodes_one` for every block b on numba's threads."""
-    for b in prange(n):
+@njit(cache=True, nogil=True)
+def _lanes_nodes_range(lo, hi, args):
+    """:func:`_lanes_nodes_one` for b = lo..hi-1 (``nogil``: one call per thread)."""
+    for b in range(lo, hi):
         _lanes_nodes_one(b, *args)
 
 
@@ -1049,17 +1032,10 @@ def _lanes_accepts_one(b, plan, e, prec, thr, accepted):
             ab[i, l] = good[u, l] and ok[u, O - 1, l]
 
 
-@njit(cache=True)
-def _lanes_accepts_serial(n, args):
-    """:func:`_lanes_accepts_one` for every block b one after another (no parallel region to compile)."""
-    for b in range(n):
-        _lanes_accepts_one(b, *args)
-
-
-@njit(cache=True, parallel=True)
-def _lanes_accepts_parallel(n, args):
-    """:func:`_lanes_accepts_one` for every block b on numba's threads."""
-    for b in prange(n):
+@njit(cache=True, nogil=True)
+def _lanes_accepts_range(lo, hi, args):
+    """:func:`_lanes_accepts_one` for b = lo..hi-1 (``nogil``: one call per thread)."""
+    for b in range(lo, hi):
         _lanes_accepts_one(b, *args)
 
 
