@@ -64,7 +64,7 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from expressivity._threads import numba_threads, threads_for
+from expressivity._threads import threads_for
 from expressivity.activations import relu, sigmoid, tanh
 from expressivity.cells import ACTIVATIONS, UPDATES
 from expressivity.kernels.cpu import NATIVE, forward_kernel_serial, rnd
@@ -411,27 +411,25 @@ class Evaluator:
                 n = part.stop - part.start
                 nb = max(1, min(threads_for(work * n / P), n // VL))
                 Lb = -(-n // (nb * VL)) * VL
-                with numba_threads(nb):
-                    pr += self._lanes(plan, [a[part] for a in w], thr[part], head, nb, Lb,
-                                      acc[part])  # fmt: skip
+                pr += self._lanes(plan, [a[part] for a in w], thr[part], head, nb, Lb,
+                                  acc[part])  # fmt: skip
             return acc, pr
         # a few networks: the trie's chains as word lanes of the forward kernel
         nt = min(threads_for(work), P)
         x = np.empty((P, plan.n_nodes if head else plan.n_words, O), dtype=self.dt)
         sizes = (plan.max_steps, plan.max_width, net.state_size)
-        with numba_threads(nt):
+        _run_parts(
+            _forward_nodes_range,
+            nt,
+            (plan.arrays, *w, self.cfg, self.prec, thr, head, sizes, nt, x, acc),
+        )
+        if head:
+            x = np.exp(x)  # numpy's exponential, as heads.probabilities takes it
             _run_parts(
-                _forward_nodes_range,
+                _next_symbol_accepts_range,
                 nt,
-                (plan.arrays, *w, self.cfg, self.prec, thr, head, sizes, nt, x, acc),
+                (plan.arrays, x, self.prec, thr, nt, acc),
             )
-            if head:
-                x = np.exp(x)  # numpy's exponential, as heads.probabilities takes it
-                _run_parts(
-                    _next_symbol_accepts_range,
-                    nt,
-                    (plan.arrays, x, self.prec, thr, nt, acc),
-                )
         if head:
             return acc, [(x[p].reshape(x.shape[1], O, 1), 0) for p in range(P)]
         return acc, [(x[p], 0) for p in range(P)]
