@@ -61,10 +61,11 @@ def test_lanes_compatible_and_groups():
         _specs(MIN_LANES, hidden_size=MAX_HIDDEN + 1),
         _specs(MIN_LANES, batch_size=2),
         _specs(MIN_LANES, precision="float64"),  # a float64 carrier
+        _specs(MIN_LANES, precision="float16"),  # emulated: the one-network step
         group[1:] + _specs(1, cell="gru"),  # not one POPULATION_KEY
     ):
         assert not lanes_compatible(bad)
-    assert lanes_compatible(_specs(MIN_LANES, precision="float16", hidden_size=MAX_HIDDEN))
+    assert lanes_compatible(_specs(MIN_LANES, precision="float32", hidden_size=MAX_HIDDEN))
     big = _specs(2 * MIN_LANES + 1)
     other = _specs(3, cell="gru") + _specs(MIN_LANES, hidden_size=32)
     pops, singles = cpu_groups(big + other, parts=4)

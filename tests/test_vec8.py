@@ -12,6 +12,8 @@ from expressivity.kernels.vec8 import (
     vblend,
     vdiv,
     vexp,
+    vf32,
+    vf64,
     vfill,
     vge,
     vgt,
@@ -19,6 +21,7 @@ from expressivity.kernels.vec8 import (
     vmask,
     vmul,
     vsigmoid,
+    vsqrt,
     vstore,
     vsub,
     vtanh,
@@ -105,3 +108,27 @@ def test_arithmetic_and_selects_lane_by_lane():
                 np.where(m != 0, x, y), np.where(x > y, x, y)]  # fmt: skip
     for k, w in enumerate(want):
         np.testing.assert_array_equal(out[8 * k : 8 * k + 8], w.astype(np.float32))
+
+
+@njit(cache=True)
+def _float64_ops(x, y32, out64, out32):
+    for i in range(0, x.size, 8):
+        v = vload(x, i)
+        vstore(out64, i, vsqrt(v))
+        vstore(out32, i, vf32(v))
+        vstore(out64, x.size + i, vf64(vload(y32, i)))
+
+
+def test_square_root_and_conversions_equal_numpy():
+    """vsqrt is math.sqrt (IEEE, nan below 0), vf32 the rounding of a store into float32
+    (overflow to inf, subnormals, ties to even), vf64 exact."""
+    rng = np.random.default_rng(2)
+    x = np.concatenate([rng.standard_normal(56) * 10.0 ** rng.integers(-300, 300, 56),
+                        [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-310, 3.5e38, 1.0 + 2.0**-24]])  # fmt: skip
+    y = rng.standard_normal(x.size).astype(np.float32)
+    out64, out32 = np.empty(2 * x.size), np.empty(x.size, np.float32)
+    _float64_ops(x, y, out64, out32)
+    with np.errstate(invalid="ignore", over="ignore"):
+        np.testing.assert_array_equal(out64[: x.size], np.sqrt(x))
+        np.testing.assert_array_equal(out32, x.astype(np.float32))
+    np.testing.assert_array_equal(out64[x.size :], y.astype(np.float64))

@@ -279,8 +279,8 @@ def lanes_compatible(specs) -> bool:
 
     True when the runs share :data:`POPULATION_KEY`, there are at least
     ``lanes.MIN_LANES`` of them, each updates on one word (``batch_size == 1``),
-    has at most ``lanes.MAX_HIDDEN`` hidden units and a precision carried in
-    float32: the conditions under which
+    has at most ``lanes.MAX_HIDDEN`` hidden units and the precision ``float32``:
+    the conditions under which
     :class:`~expressivity.training.backends.CpuBackend` takes the lanes kernel.
     Such a group trains faster as one population than one run after another,
     with the same results bit for bit; :func:`~expressivity.experiments.sweep.run_sweep`
@@ -307,8 +307,9 @@ def lanes_compatible(specs) -> bool:
     if len(specs) < lanes.MIN_LANES or len({population_key(s) for s in specs}) != 1:
         return False
     s = specs[0]
-    return (s.batch_size == 1 and s.hidden_size <= lanes.MAX_HIDDEN
-            and np.dtype(parse_precision(s.precision).carrier) == np.float32)  # fmt: skip
+    prec = parse_precision(s.precision)
+    return (s.batch_size == 1 and s.hidden_size <= lanes.MAX_HIDDEN and prec.is_native
+            and np.dtype(prec.carrier) == np.float32)  # fmt: skip
 
 
 def execute_population(spec_dicts: list[dict], out_dir: str, backend: str = "cuda",

@@ -30,7 +30,7 @@ Faults:
   (:func:`~expressivity.experiments.runner.lanes_compatible`: at least
   ``lanes.MIN_LANES`` runs sharing
   :data:`~expressivity.experiments.runner.POPULATION_KEY`, one word per
-  update, at most ``lanes.MAX_HIDDEN`` units, a float32-carried precision)
+  update, at most ``lanes.MAX_HIDDEN`` units, precision ``float32``)
   are one task: with dask one population per worker (a group is split into
   at most one part per worker thread, each part at least ``MIN_LANES`` runs),
   serially in this process. Each run equals it trained alone, bit for bit

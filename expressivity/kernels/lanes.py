@@ -24,8 +24,15 @@ compute, never in how, nor in which lane: a lane whose word has ended keeps
 its state, takes no further terms in its sums (a masked term adds +0), and a
 network whose update failed is not written. So each network's weights, moments, losses and
 statuses equal those of training it alone with
-:func:`expressivity.training.train`, bit for bit, in every precision
-(``tests/test_lanes.py``). There is no reassociated sum to bound.
+:func:`expressivity.training.train`, bit for bit (``tests/test_lanes.py``).
+There is no reassociated sum to bound.
+
+Float32 only. The kernel trains networks in ``float32`` itself (the native
+format: every operation is the carrier's own). The emulated narrow formats,
+which round every operation, gained 1.03-1.10x over the one-network step at
+P = 32 (LSTM and GRU, H = 10, float16 and bfloat16, Weiss protocol), less than
+a second compile of this kernel (about 90 s) was worth; they keep the
+one-network step, as float64 does.
 
 Tiles. Lanes are cut into tiles of at most :data:`TILE` networks; a tile's
 weights and its per-step work arrays are copied into contiguous tile-local
@@ -33,8 +40,8 @@ arrays for the whole call, so its K updates run on them; their lane count is
 padded to whole 8-lane vectors (padding lanes: inactive, no word, zero
 weights). Tiles are independent for the whole call, so with more than one
 thread they run in parallel: the tiles are split into contiguous groups, each
-group one call of the serial kernel (``nogil``) on its own Python thread, so
-there is no parallel region to compile and no thread pool that spins.
+group's tiles one ``nogil`` call each on its own Python thread, so there is no
+parallel region to compile and no thread pool that spins.
 
 Sorted lanes. Words differ in length (the Weiss protocol: 2 to 198 symbols),
 and a tile would otherwise run every lane to its longest word. Before each
@@ -48,14 +55,13 @@ depend on its position, so the order changes nothing but the time.
 
 Vectors. LLVM's vectoriser, given loops over 8-64 lanes, spends more in its
 runtime alias checks and remainder loops than in the arithmetic. The
-recurrent products, the gradient sums and (in a native format, where ``rnd``
-is the identity) the cells' elementwise steps and activations are written with
-explicit 8-lane vectors instead (:mod:`expressivity.kernels.vec8`: LLVM vector
-values through numba intrinsics, IEEE operations without contraction, and the
-package's float32 sigmoid and tanh operation by operation, so each lane computes
-exactly the scalar operations), with the accumulators of four rows held in
-registers across a product's terms. The lanes kernel trains float32 carriers
-(float32 itself, and the narrow formats rounded in a float32 carrier).
+recurrent products, the gradient sums, the cells' elementwise steps and
+activations and Adam are written with explicit 8-lane vectors instead
+(:mod:`expressivity.kernels.vec8`: LLVM vector values through numba
+intrinsics, IEEE operations without contraction, and the package's float32
+sigmoid and tanh operation by operation, so each lane computes exactly the
+scalar operations), with the accumulators of four rows held in registers
+across a product's terms.
 
 Arrays (P networks, NW weights each, K updates, T steps):
 
@@ -84,16 +90,18 @@ import math
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import njit, types
-from numba.extending import overload
+from numba import njit
 
-from expressivity.activations import relu, sigmoid, tanh
-from expressivity.kernels.cpu import _HDR, rnd
+from expressivity.activations import sigmoid
+from expressivity.kernels.cpu import _HDR
 from expressivity.kernels.scalar import exp
 from expressivity.kernels.vec8 import (
     VL,
     vadd,
     vblend,
+    vdiv,
+    vf32,
+    vf64,
     vfill,
     vge,
     vload,
@@ -101,6 +109,7 @@ from expressivity.kernels.vec8 import (
     vmul,
     vsigmoid,
     vsplat,
+    vsqrt,
     vstore,
     vsub,
     vtanh,
@@ -134,18 +143,6 @@ def tile_bounds(P: int, tile: int, threads: int) -> np.ndarray:
     ``threads`` tiles when every tile keeps 4 lanes or more."""
     n = max(-(-P // tile), min(threads, P // 4), 1)
     return np.linspace(0, P, n + 1).round().astype(np.int64)
-
-
-def _native(prec):
-    """True (at compile time) when ``rnd(x, prec)`` is the identity: the carrier's own
-    format, whose elementwise arithmetic then runs as explicit 8-lane vectors."""
-    return prec.dtype == np.int8
-
-
-@overload(_native)
-def _native_overload(prec):
-    yes = isinstance(prec, types.Array) and prec.dtype == types.int8
-    return lambda prec: yes
 
 
 # ----------------------------------------------------------------------------- pieces
@@ -200,51 +197,28 @@ def _matvec_t(wt, off, src, dst, J, K, L):
 
 
 @njit(cache=True)
-def _activate(pre, wt, boff, out, act, prec, L):
-    """out[j, l] = rnd(act(rnd(pre[j, l] + b))), b = wt[boff + j, l] (boff < 0: +0), l < L;
-    one loop per row."""
+def _activate(pre, wt, boff, out, act, L):
+    """out[j, l] = act(pre[j, l] + b), b = wt[boff + j, l] (boff < 0: +0), lanes l < L, in
+    8-lane vectors (the package's float32 functions bit for bit, :mod:`~expressivity.kernels.vec8`)."""
     H = pre.shape[0]
     zero = pre.dtype.type(0.0)
-    if _native(prec):  # explicit 8-lane vectors (the scalar functions' bits, kernels.vec8)
-        W = pre.shape[1]
-        z = vfill(zero)
-        for j in range(H):
-            q = j * W
-            for lb in range(0, L, VL):
-                x = vadd(vload(pre, q + lb), vload(wt, (boff + j) * W + lb) if boff >= 0 else z)
-                if act == 0:
-                    x = vsigmoid(x)
-                elif act == 1:
-                    x = vtanh(x)
-                else:
-                    x = vge(z, x, z, x)  # x <= 0: +0 (nan passes through), as activations.relu
-                vstore(out, q + lb, x)
-        return
+    W = pre.shape[1]
+    z = vfill(zero)
     for j in range(H):
-        r = boff + j
-        if boff >= 0:
+        q = j * W
+        for lb in range(0, L, VL):
+            x = vadd(vload(pre, q + lb), vload(wt, (boff + j) * W + lb) if boff >= 0 else z)
             if act == 0:
-                for l in range(L):
-                    out[j, l] = rnd(sigmoid(rnd(pre[j, l] + wt[r, l], prec)), prec)
+                x = vsigmoid(x)
             elif act == 1:
-                for l in range(L):
-                    out[j, l] = rnd(tanh(rnd(pre[j, l] + wt[r, l], prec)), prec)
+                x = vtanh(x)
             else:
-                for l in range(L):
-                    out[j, l] = rnd(relu(rnd(pre[j, l] + wt[r, l], prec)), prec)
-        elif act == 0:
-            for l in range(L):
-                out[j, l] = rnd(sigmoid(rnd(pre[j, l] + zero, prec)), prec)
-        elif act == 1:
-            for l in range(L):
-                out[j, l] = rnd(tanh(rnd(pre[j, l] + zero, prec)), prec)
-        else:
-            for l in range(L):
-                out[j, l] = rnd(relu(rnd(pre[j, l] + zero, prec)), prec)
+                x = vge(z, x, z, x)  # x <= 0: +0 (nan passes through), as activations.relu
+            vstore(out, q + lb, x)
 
 
 @njit(cache=True)
-def _forward(wt, svm, live, lens, nf, Tc, dims, cfg, prec, states, gates, aux, pre):
+def _forward(wt, svm, live, lens, nf, Tc, dims, cfg, states, gates, aux, pre):
     """The recurrence over steps 0..Tc-1 (as :func:`expressivity.kernels.cpu._forward_chunk`);
     step t only for lanes l < nf[t] (the lanes sorted by word length, longest first).
     svm[t, v, l]: lane l reads symbol v at step t (inside its word); live[t + 1, l]: t is
@@ -281,11 +255,10 @@ def _forward(wt, svm, live, lens, nf, Tc, dims, cfg, prec, states, gates, aux, p
                     a, p, rr = ax[j], pre[j], r[j]
                     dj, bj = wt[od + j], wt[ob + g * H + j]
                     for l in range(L):
-                        uv = rnd(a[l] + dj[l], prec)
+                        uv = a[l] + dj[l]
                         a[l] = uv
-                        a1 = rnd(p[l] + bj[l], prec)
-                        p[l] = rnd(a1 + rnd(rr[l] * uv, prec), prec)
-                _activate(pre, wt, -1, gates[t, g], act, prec, L)
+                        p[l] = (p[l] + bj[l]) + rr[l] * uv
+                _activate(pre, wt, -1, gates[t, g], act, L)
                 continue
             if has_u:
                 if ri >= 0:
@@ -293,14 +266,14 @@ def _forward(wt, svm, live, lens, nf, Tc, dims, cfg, prec, states, gates, aux, p
                     r = gates[t, ri]
                     for j in range(H):
                         for l in range(L):
-                            ax[j, l] = rnd(r[j, l] * h[j, l], prec)
+                            ax[j, l] = r[j, l] * h[j, l]
                     _matvec(wt, oU + g * H * H, ax, pre, H, H, L)
                 else:
                     _matvec(wt, oU + g * H * H, h, pre, H, H, L)
-            _activate(pre, wt, ob + g * H, gates[t, g], act, prec, L)
+            _activate(pre, wt, ob + g * H, gates[t, g], act, L)
         hn = states[t + 1]
         cand = gates[t, ci]
-        if update == _LSTM and _native(prec):  # the same operations, 8 lanes at a time
+        if update == _LSTM:  # c' = f c + i hh, h' = o tanh(c'), 8 lanes at a time
             ax = aux[t]
             gq = t * G * H * W
             for lb in range(0, L, VL):
@@ -319,7 +292,7 @@ def _forward(wt, svm, live, lens, nf, Tc, dims, cfg, prec, states, gates, aux, p
                     q = j * W + lb
                     og = vload(gates, gq + 2 * H * W + q)
                     vstore(states, (t + 1) * S * W + q, vmul(og, vload(aux, t * H * W + q)))
-        elif (update == _INTERP or update == _KEEP) and _native(prec):
+        elif update == _INTERP or update == _KEEP:
             ones = vsplat(states, one)
             for lb in range(0, L, VL):
                 for j in range(H):
@@ -333,32 +306,6 @@ def _forward(wt, svm, live, lens, nf, Tc, dims, cfg, prec, states, gates, aux, p
                     else:
                         x = vadd(vmul(z, hv), vmul(omz, cv))
                     vstore(states, (t + 1) * S * W + q, x)
-        elif update == _LSTM:
-            ax = aux[t]
-            ig, fg, og = gates[t, 0], gates[t, 1], gates[t, 2]
-            for j in range(H):
-                c, cn = h[H + j], hn[H + j]
-                for l in range(L):
-                    cn[l] = rnd(rnd(fg[j, l] * c[l], prec) + rnd(ig[j, l] * cand[j, l], prec),
-                                prec)  # fmt: skip
-                for l in range(L):
-                    ax[j, l] = rnd(tanh(cn[l]), prec)
-                for l in range(L):
-                    hn[j, l] = rnd(og[j, l] * ax[j, l], prec)
-        elif update == _INTERP:
-            z = gates[t, zi]
-            for j in range(H):
-                for l in range(L):
-                    omz = rnd(one - z[j, l], prec)
-                    hn[j, l] = rnd(rnd(omz * h[j, l], prec) + rnd(z[j, l] * cand[j, l], prec),
-                                   prec)  # fmt: skip
-        elif update == _KEEP:
-            z = gates[t, zi]
-            for j in range(H):
-                for l in range(L):
-                    omz = rnd(one - z[j, l], prec)
-                    hn[j, l] = rnd(rnd(z[j, l] * h[j, l], prec) + rnd(omz * cand[j, l], prec),
-                                   prec)  # fmt: skip
         else:
             for j in range(H):
                 for l in range(L):
@@ -371,7 +318,7 @@ def _forward(wt, svm, live, lens, nf, Tc, dims, cfg, prec, states, gates, aux, p
 
 
 @njit(cache=True)
-def _head(wt, lens, nh, real, Tc, dims, head, prec, states, Y, dz, dh_ext, lsum):
+def _head(wt, lens, nh, real, Tc, dims, head, states, Y, dz, dh_ext, lsum):
     """Readout, loss and d loss / d logits (as :func:`expressivity.kernels.step.head_lane`,
     one word per network: the division by the number of words is by one); step t only
     for lanes l < nh[t] (the others' rows of dh_ext are zero)."""
@@ -391,25 +338,24 @@ def _head(wt, lens, nh, real, Tc, dims, head, prec, states, Y, dz, dh_ext, lsum)
             z = dz[t, o]
             b = wt[obo + o]
             for l in range(L):
-                z[l] = rnd(z[l] + b[l], prec)
+                z[l] = z[l] + b[l]
         for l in range(L):
             n = lens[l]
             if not (real[l] and t <= n):
                 for o in range(O):
                     dz[t, o, l] = zero
                 continue
-            if head == _NEXT_SYMBOL:  # softmax, each elementwise step rounded
+            if head == _NEXT_SYMBOL:  # softmax
                 m = dz[t, 0, l]
                 for o in range(1, O):
                     m = max(m, dz[t, o, l])
                 s = zero
                 for o in range(O):
-                    e = rnd(exp(rnd(dz[t, o, l] - m, prec)), prec)
+                    e = exp(dz[t, o, l] - m)
                     dz[t, o, l] = e
                     s += e
-                s = rnd(s, prec)
                 for o in range(O):
-                    dz[t, o, l] = rnd(dz[t, o, l] / s, prec)
+                    dz[t, o, l] = dz[t, o, l] / s
                 tgt = -1
                 for o in range(O):
                     if Y[t, o, l] > zero:
@@ -419,41 +365,38 @@ def _head(wt, lens, nh, real, Tc, dims, head, prec, states, Y, dz, dh_ext, lsum)
                         dz[t, o, l] = zero
                     elif o == tgt:
                         lsum[l] -= math.log(float(dz[t, o, l]))
-                        dz[t, o, l] = rnd(dz[t, o, l] - one, prec)
-                    else:
-                        dz[t, o, l] = rnd(dz[t, o, l], prec)
+                        dz[t, o, l] = dz[t, o, l] - one
             elif head == _ACCEPT:
-                dz[t, 0, l] = rnd(sigmoid(dz[t, 0, l]), prec)
+                dz[t, 0, l] = sigmoid(dz[t, 0, l])
                 if t == n:
                     pl = float(dz[t, 0, l])
                     y = float(Y[t, 0, l])
                     lsum[l] -= y * math.log(pl + 1e-300) + (1.0 - y) * math.log(1.0 - pl + 1e-300)
                     dz[t, 0, l] = pl - y  # rounded to the carrier, as on the CPU
-                    dz[t, 0, l] = rnd(dz[t, 0, l], prec)
                 else:
                     dz[t, 0, l] = zero
             else:
                 for o in range(O):
-                    dz[t, o, l] = rnd(sigmoid(dz[t, o, l]), prec)
+                    dz[t, o, l] = sigmoid(dz[t, o, l])
                     pf = float(dz[t, o, l])
                     y = float(Y[t, o, l])
                     lsum[l] -= y * math.log(pf + 1e-300) + (1.0 - y) * math.log(1.0 - pf + 1e-300)
-                    dz[t, o, l] = rnd(dz[t, o, l] - Y[t, o, l], prec)
-        dh_ext[t, :, :] = zero  # d loss / d h = W_out^T dz (o ascending, vectors), rounded once
+                    dz[t, o, l] = dz[t, o, l] - Y[t, o, l]
+        dh_ext[t, :, :] = zero  # d loss / d h = W_out^T dz (o ascending, vectors)
         _matvec_t(wt, ow, dz[t], dh_ext[t], O, H, L)
         for k in range(H):
             d = dh_ext[t, k]
             for l in range(L):
-                d[l] = rnd(d[l], prec) if (real[l] and t <= lens[l]) else zero
+                d[l] = d[l] if (real[l] and t <= lens[l]) else zero
 
 
 @njit(cache=True)
-def _dactivate(dact, a, dp, act, prec, L):
-    """dp = rnd(dact * rnd(act'(.))), act' in terms of the output a (lanes l < L; 8-lane
-    vectors for the sigmoid and tanh in a native format)."""
+def _dactivate(dact, a, dp, act, L):
+    """dp = dact * act'(.), act' in terms of the output a (lanes l < L; 8-lane vectors for
+    the sigmoid and tanh)."""
     H = a.shape[0]
     W = a.shape[1]
-    if act != 2 and _native(prec):
+    if act != 2:
         ones = vsplat(a, a.dtype.type(1.0))
         for lb in range(0, L, VL):
             for j in range(H):
@@ -462,25 +405,17 @@ def _dactivate(dact, a, dp, act, prec, L):
                 d = vmul(v, vsub(ones, v)) if act == 0 else vsub(ones, vmul(v, v))
                 vstore(dp, q, vmul(vload(dact, q), d))
         return
-    one = a.dtype.type(1.0)
-    zero = one - one
+    zero = a.dtype.type(0.0)
     for j in range(H):
         v, da, d = a[j], dact[j], dp[j]
-        if act == 0:
-            for l in range(L):
-                d[l] = rnd(da[l] * rnd(v[l] * rnd(one - v[l], prec), prec), prec)
-        elif act == 1:
-            for l in range(L):
-                d[l] = rnd(da[l] * rnd(one - rnd(v[l] * v[l], prec), prec), prec)
-        else:
-            for l in range(L):
-                d[l] = da[l] if v[l] > zero else zero
+        for l in range(L):
+            d[l] = da[l] if v[l] > zero else zero
 
 
 @njit(cache=True)
 def _lstm_back_vec(t, H, L, ci, states, gates, aux, dh, dc, dact, one):
-    """The LSTM's cell backward at step t for a native format (rnd the identity): the
-    operations of the scalar branch of :func:`_backward`, in 8-lane vectors."""
+    """The LSTM's cell backward at step t, 8 lanes at a time: dc' = dc + dh o (1 - tanh(c')^2)
+    into the gates' d act and the carried dc."""
     W = dh.shape[1]
     G, S = gates.shape[1], states.shape[1]
     ones = vsplat(dh, one)
@@ -501,8 +436,8 @@ def _lstm_back_vec(t, H, L, ci, states, gates, aux, dh, dc, dact, one):
 
 @njit(cache=True)
 def _interp_back_vec(t, H, L, interp, zi, ci, states, gates, dh, dact, dprev, one):
-    """The GRU-style interpolation backward at step t for a native format, 8-lane vectors
-    (the operations of the scalar branch of :func:`_backward`)."""
+    """The GRU-style interpolation backward at step t, 8 lanes at a time: d act of the
+    update gate and the candidate, and the direct path to the previous state."""
     W = dh.shape[1]
     G, S = gates.shape[1], states.shape[1]
     ones = vsplat(dh, one)
@@ -525,7 +460,7 @@ def _interp_back_vec(t, H, L, interp, zi, ci, states, gates, dh, dact, dprev, on
 
 
 @njit(cache=True)
-def _backward(wt, live, lens, nf, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, daux,
+def _backward(wt, live, lens, nf, Tc, dims, cfg, states, gates, aux, dh_ext, dpre, daux,
               dstate0, work, dact):  # fmt: skip
     """Backpropagation through time (as :func:`expressivity.kernels.cpu._backward_chunk`);
     step t only for lanes l < nf[t] (the others pass their state through untouched)."""
@@ -547,64 +482,25 @@ def _backward(wt, live, lens, nf, Tc, dims, cfg, prec, states, gates, aux, dh_ex
         dprev[:, :] = zero
         dh1[:, :] = dh
         dc1[:, :] = dc
-        if update == _LSTM and _native(prec):  # the same operations, 8 lanes at a time
+        if update == _LSTM:
             _lstm_back_vec(t, H, L, ci, states, gates, aux, dh, dc, dact, one)
-        elif update == _LSTM:
-            tv, og = aux[t], gates[t, 2]
-            st, cand, ig, fg = states[t], gates[t, ci], gates[t, 0], gates[t, 1]
-            dcn = dprev  # scratch: the LSTM has no direct h -> h' path
-            for j in range(H):
-                c = st[H + j]
-                for l in range(L):
-                    dtv = rnd(rnd(dh[j, l] * og[j, l], prec)
-                              * rnd(one - rnd(tv[j, l] * tv[j, l], prec), prec), prec)  # fmt: skip
-                    dcn[j, l] = rnd(dc[j, l] + dtv, prec)
-                for l in range(L):
-                    dact[2, j, l] = rnd(dh[j, l] * tv[j, l], prec)
-                for l in range(L):
-                    dact[1, j, l] = rnd(dcn[j, l] * c[l], prec)
-                for l in range(L):
-                    dact[0, j, l] = rnd(dcn[j, l] * cand[j, l], prec)
-                for l in range(L):
-                    dact[3, j, l] = rnd(dcn[j, l] * ig[j, l], prec)
-                for l in range(L):
-                    dc[j, l] = rnd(dcn[j, l] * fg[j, l], prec)
-            dcn[:, :] = zero
-        elif (update == _INTERP or update == _KEEP) and _native(prec):
+        elif update == _INTERP or update == _KEEP:
             _interp_back_vec(t, H, L, update == _INTERP, zi, ci, states, gates, dh, dact, dprev,
                              one)  # fmt: skip
-        elif update == _INTERP or update == _KEEP:
-            z, cand, h = gates[t, zi], gates[t, ci], states[t]
-            dzg, dhh = dact[zi], dact[ci]
-            for j in range(H):
-                if update == _INTERP:  # h' = (1 - z) h + z hh
-                    for l in range(L):
-                        dzg[j, l] = rnd(dh[j, l] * rnd(cand[j, l] - h[j, l], prec), prec)
-                    for l in range(L):
-                        dhh[j, l] = rnd(dh[j, l] * z[j, l], prec)
-                    for l in range(L):
-                        dprev[j, l] = rnd(dh[j, l] * rnd(one - z[j, l], prec), prec)
-                else:  # h' = z h + (1 - z) hh
-                    for l in range(L):
-                        dzg[j, l] = rnd(dh[j, l] * rnd(h[j, l] - cand[j, l], prec), prec)
-                    for l in range(L):
-                        dhh[j, l] = rnd(dh[j, l] * rnd(one - z[j, l], prec), prec)
-                    for l in range(L):
-                        dprev[j, l] = rnd(dh[j, l] * z[j, l], prec)
         else:
             dact[ci, :, :] = dh
         for g in range(G - 1, -1, -1):  # the candidate pushes into its reset gate first
             base = _HDR + 5 * g
             act, has_u, ri, after = cfg[base], cfg[base + 1], cfg[base + 2], cfg[base + 3]
             dp = dpre[t, g]
-            _dactivate(dact[g], gates[t, g], dp, act, prec, L)
+            _dactivate(dact[g], gates[t, g], dp, act, L)
             if after:
                 r, du, dr, u = gates[t, ri], daux[t], dact[ri], aux[t]
                 for j in range(H):
                     for l in range(L):
-                        du[j, l] = rnd(dp[j, l] * r[j, l], prec)
+                        du[j, l] = dp[j, l] * r[j, l]
                     for l in range(L):
-                        dr[j, l] = rnd(dr[j, l] + rnd(dp[j, l] * u[j, l], prec), prec)
+                        dr[j, l] = dr[j, l] + dp[j, l] * u[j, l]
                 _matvec_t(wt, oU + g * H * H, du, dtmp, H, H, L)
             elif has_u:
                 if ri >= 0:
@@ -614,26 +510,18 @@ def _backward(wt, live, lens, nf, Tc, dims, cfg, prec, states, gates, aux, dh_ex
                     dr, h, r = dact[ri], states[t], gates[t, ri]
                     for j in range(H):
                         for l in range(L):
-                            drh[j, l] = rnd(drh[j, l], prec)
+                            dr[j, l] = dr[j, l] + drh[j, l] * h[j, l]
                         for l in range(L):
-                            dr[j, l] = rnd(dr[j, l] + rnd(drh[j, l] * h[j, l], prec), prec)
-                        for l in range(L):
-                            dprev[j, l] = rnd(dprev[j, l] + rnd(drh[j, l] * r[j, l], prec), prec)
+                            dprev[j, l] = dprev[j, l] + drh[j, l] * r[j, l]
                 else:
                     _matvec_t(wt, oU + g * H * H, dp, dtmp, H, H, L)
         ext = dh_ext[t]
-        if _native(prec):
-            W = dh.shape[1]
-            for lb in range(0, L, VL):
-                for j in range(H):
-                    q = j * W + lb
-                    x = vadd(vload(dprev, q), vload(dtmp, q))
-                    vstore(dh, q, vadd(x, vload(ext, q)))
-        else:
+        W = dh.shape[1]
+        for lb in range(0, L, VL):  # dh = (dprev + dtmp) + the readout's
             for j in range(H):
-                for l in range(L):
-                    dh[j, l] = rnd(rnd(dprev[j, l] + rnd(dtmp[j, l], prec), prec) + ext[j, l],
-                                   prec)  # fmt: skip
+                q = j * W + lb
+                x = vadd(vload(dprev, q), vload(dtmp, q))
+                vstore(dh, q, vadd(x, vload(ext, q)))
         l = L - 1  # lanes whose word had ended (the last few: sorted): state passed through
         while l >= 0 and t >= lens[l]:
             for j in range(H):
@@ -712,7 +600,7 @@ def _row_sum(grad, row, a, ast, aoff, mask, mst, moff, lb, t0, tb):
 
 
 @njit(cache=True)
-def _gradients(wt, sym, lens, live, svm, Tc, dims, cfg, prec, states, aux, dz, dpre, daux,
+def _gradients(wt, sym, lens, live, svm, Tc, dims, cfg, states, aux, dz, dpre, daux,
                dstate0, grad):  # fmt: skip
     """The gradient in the population layout, each entry rounded once (as
     :func:`expressivity.kernels.step._gradients` with one lane per network:
@@ -776,10 +664,6 @@ def _gradients(wt, sym, lens, live, svm, Tc, dims, cfg, prec, states, aux, dz, d
         x = grad[os0 + k]
         for l in range(L):
             x[l] = zero + dstate0[k, l]
-    for q in range(oU if E > 0 else 0, oW):  # XW stays unrounded with an embedding
-        x = grad[q]
-        for l in range(L):
-            x[l] = rnd(x[l], prec)
     if E > 0:  # W_g = dXW[:, g, :]^T X; embedding^T = sum over gates of dXW[:, g, :] W_g
         acc = np.empty(L, dtype=grad.dtype)
         part = np.empty(L, dtype=grad.dtype)
@@ -793,7 +677,7 @@ def _gradients(wt, sym, lens, live, svm, Tc, dims, cfg, prec, states, aux, dz, d
                             acc[l] += x[l] * e[l]
                     y = grad[oW + (g * H + j) * E + k]
                     for l in range(L):
-                        y[l] = rnd(acc[l], prec)
+                        y[l] = acc[l]
         for k in range(E):
             for v in range(V):
                 acc[:] = zero
@@ -808,7 +692,7 @@ def _gradients(wt, sym, lens, live, svm, Tc, dims, cfg, prec, states, aux, dz, d
                             acc[l] += part[l]
                 y = grad[oE + k * V + v]
                 for l in range(L):
-                    y[l] = rnd(acc[l], prec)
+                    y[l] = acc[l]
 
 
 @njit(cache=True)
@@ -817,7 +701,52 @@ def _not_finite(x):
 
 
 @njit(cache=True)
-def _update(p0, net, dims, cfg, prec, trainable, hyper, tstep, act, lsum, grad, wt, mt, m1, m2,
+def _adam_columns(net, trainable, ok, scale, step, eps_c2, b1, b2, grad, wt, mt, m1, m2, wbad):
+    """Adam on the tile's float64 state, column by column (network order: mt, m1, m2 stay
+    in place) in 8-lane vectors: lane l's gradient is gathered into its network's column
+    net[l] and the re-rounded weight scattered back. Each column computes the scalar
+    operations of :func:`_update` (clip scale, moments, master step), so the results are
+    the same bits; columns whose lane is not ``ok`` keep their state and weights."""
+    NW, L = grad.shape
+    inv = np.empty(L, dtype=np.int64)  # column c's lane
+    okc = np.zeros(L, dtype=np.int8)
+    sc, st, ep = np.ones(L), np.zeros(L), np.zeros(L)
+    c1, c2, o1, o2 = np.zeros(L), np.zeros(L), np.zeros(L), np.zeros(L)
+    for l in range(L):
+        c = net[l]
+        inv[c] = l
+        okc[c] = ok[l]
+        if ok[l]:
+            sc[c], st[c], ep[c] = scale[l], step[l], eps_c2[l]
+            c1[c], c2[c], o1[c], o2[c] = b1[l], b2[l], 1.0 - b1[l], 1.0 - b2[l]
+    gcol = np.empty(L, dtype=grad.dtype)
+    for q in range(NW):
+        if not trainable[q]:
+            continue
+        for c in range(L):
+            gcol[c] = grad[q, inv[c]]
+        r = q * L
+        for cb in range(0, L, VL):
+            g32 = vf32(vmul(vf64(vload(gcol, cb)), vload(sc, cb)))  # clipped: re-rounded
+            g = vf64(g32)
+            a0, b0, w0 = vload(m1, r + cb), vload(m2, r + cb), vload(mt, r + cb)
+            a = vadd(vmul(a0, vload(c1, cb)), vmul(vload(o1, cb), g))
+            # g * g in the carrier, as the scalar code (numba's float() keeps a float32)
+            b = vadd(vmul(b0, vload(c2, cb)), vmul(vload(o2, cb), vf64(vmul(g32, g32))))
+            w = vsub(w0, vdiv(vmul(vload(st, cb), a), vadd(vsqrt(b), vload(ep, cb))))
+            vstore(m1, r + cb, vblend(okc, cb, a, a0))
+            vstore(m2, r + cb, vblend(okc, cb, b, b0))
+            vstore(mt, r + cb, vblend(okc, cb, w, w0))
+        for c in range(L):
+            if okc[c]:
+                l = inv[c]
+                master = mt[q, c]
+                wt[q, l] = master  # rounded to the carrier
+                wbad[l] |= _not_finite(master)
+
+
+@njit(cache=True)
+def _update(p0, net, dims, cfg, trainable, hyper, tstep, act, lsum, grad, wt, mt, m1, m2,
             k, loss, status):  # fmt: skip
     """Clipping, Adam or SGD and re-rounding of the tile's active lanes (as
     :func:`expressivity.kernels.step._train_network`); statuses and losses of update k.
@@ -867,7 +796,9 @@ def _update(p0, net, dims, cfg, prec, trainable, hyper, tstep, act, lsum, grad, 
         c2 = 1.0 - math.pow(b2[l], t_next)
         step[l], eps_c2[l] = lr[l] * math.sqrt(c2) / c1, hyper[p, 5] * math.sqrt(c2)
     wbad = np.zeros(L, dtype=np.int8)
-    for q in range(NW):
+    if opt_code == _ADAM:
+        _adam_columns(net, trainable, ok, scale, step, eps_c2, b1, b2, grad, wt, mt, m1, m2, wbad)
+    for q in range(NW if opt_code != _ADAM else 0):
         if not trainable[q]:
             continue
         for l in range(L):
@@ -877,18 +808,14 @@ def _update(p0, net, dims, cfg, prec, trainable, hyper, tstep, act, lsum, grad, 
             if ok[l]:
                 g = float(grad[q, l])
                 c = net[l]
-                master, a, b = mt[q, c], m1[q, c], m2[q, c]
-                if opt_code == _ADAM:
-                    a = a * b1[l] + (1.0 - b1[l]) * g
-                    b = b * b2[l] + (1.0 - b2[l]) * (g * g)
-                    master = master - step[l] * a / (math.sqrt(b) + eps_c2[l])
-                elif mu[l] != 0.0:
+                master, a = mt[q, c], m1[q, c]
+                if mu[l] != 0.0:
                     a = mu[l] * a + g
                     master = master - lr[l] * a
                 else:
                     master = master - lr[l] * g
-                mt[q, c], m1[q, c], m2[q, c] = master, a, b
-                wt[q, l] = rnd(master, prec)
+                mt[q, c], m1[q, c] = master, a
+                wt[q, l] = master  # rounded to the carrier
                 wbad[l] |= _not_finite(master)
     if E > 0:  # re-pack XW from the rounded W and embedding (as params.pack)
         for q in range(oU):
@@ -949,7 +876,7 @@ def _lane_counts(lens, Tc, nf, nh):
 
 
 @njit(cache=True, nogil=True)
-def _tile(p0, p1, dims, model, opt, data, result, cfg, prec):
+def _tile(p0, p1, dims, model, opt, data, result, cfg):
     """All K updates of networks p0..p1-1, in tile-local contiguous arrays whose lane count
     is padded to whole vectors (padding lanes: inactive, no word, zero weights)."""
     w, master, mom1, mom2, trainable = model
@@ -1038,13 +965,13 @@ def _tile(p0, p1, dims, model, opt, data, result, cfg, prec):
         _lane_counts(lens, Tc, nf, nh)
         for s in range(S):
             states[0, s, :] = wt[os0 + s]
-        _forward(wt, svm, live, lens, nf, Tc, dims, cfg, prec, states, gates, aux, pre)
-        _head(wt, lens, nh, real, Tc, dims, dims[6], prec, states, Y, dz, dh_ext, lsum)
-        _backward(wt, live, lens, nf, Tc, dims, cfg, prec, states, gates, aux, dh_ext, dpre, daux,
+        _forward(wt, svm, live, lens, nf, Tc, dims, cfg, states, gates, aux, pre)
+        _head(wt, lens, nh, real, Tc, dims, dims[6], states, Y, dz, dh_ext, lsum)
+        _backward(wt, live, lens, nf, Tc, dims, cfg, states, gates, aux, dh_ext, dpre, daux,
                   dstate0, work, dact)  # fmt: skip
-        _gradients(wt, sym, lens, live, svm, Tc, dims, cfg, prec, states, aux, dz, dpre, daux,
+        _gradients(wt, sym, lens, live, svm, Tc, dims, cfg, states, aux, dz, dpre, daux,
                    dstate0, grad)  # fmt: skip
-        _update(p0, net, dims, cfg, prec, trainable, hyper, tstep, act, lsum, grad, wt, mt, m1,
+        _update(p0, net, dims, cfg, trainable, hyper, tstep, act, lsum, grad, wt, mt, m1,
                 m2, k, loss, status)  # fmt: skip
     for q in range(NW):  # back to the population's columns
         for l in range(L):
@@ -1055,10 +982,12 @@ def _tile(p0, p1, dims, model, opt, data, result, cfg, prec):
                 mom1[q, p], mom2[q, p] = m1[q, c], m2[q, c]
 
 
-@njit(cache=True, nogil=True)
-def _lanes_serial(bounds, dims, model, opt, data, result, cfg, prec):
+def _tiles(bounds, dims, model, opt, data, result, cfg) -> None:
+    """Tiles bounds[i]..bounds[i+1] one after another, each one ``nogil`` call of
+    :func:`_tile` (a loop here rather than in numba: a compiled driver would re-optimise
+    the whole kernel once more, about 10 s of every cold compile)."""
     for i in range(bounds.shape[0] - 1):
-        _tile(bounds[i], bounds[i + 1], dims, model, opt, data, result, cfg, prec)
+        _tile(bounds[i], bounds[i + 1], dims, model, opt, data, result, cfg)
 
 
 def train_lanes(dims, model, opt, data, result, cfg, prec, threads: int = 1,
@@ -1069,14 +998,16 @@ def train_lanes(dims, model, opt, data, result, cfg, prec, threads: int = 1,
     ----------
     dims : (V, G, H, O, S, E, head code, optimizer code) as :mod:`expressivity.kernels.step`
     model, opt, data, result : the arrays of the module docstring (lane-major weights)
-    cfg, prec : the cell description and precision code of the networks
+    cfg, prec : the cell description and precision code of the networks (the native
+        code, :data:`expressivity.kernels.cpu.NATIVE`: float32 networks only)
     threads : threads to spread the tiles over (1: serial, in this thread)
     tile : networks per tile at most (default :data:`TILE`)
 
     Raises
     ------
     ValueError
-        Arrays whose shapes disagree, or a carrier other than float32.
+        Arrays whose shapes disagree, weights other than float32, or a precision code
+        other than the native one (an emulated format: train it with the one-network step).
 
     Examples
     --------
@@ -1102,16 +1033,19 @@ def train_lanes(dims, model, opt, data, result, cfg, prec, threads: int = 1,
     if result[0].shape != idx.shape or result[1].shape != idx.shape:
         raise ValueError(f"loss and status must have idx's shape {idx.shape}")
     if w.dtype != np.float32:
-        raise ValueError(f"the lanes kernel trains float32 carriers only, got weights of {w.dtype}")
+        raise ValueError(f"the lanes kernel trains float32 networks only, got weights of {w.dtype}")
+    if prec.dtype != np.int8:
+        raise ValueError("the lanes kernel trains float32 networks only (the native precision "
+                         "code); an emulated format keeps the one-network step")
     bounds = tile_bounds(P, TILE if tile is None else tile, threads)
     dims = tuple(int(x) for x in dims[:8])
     n = min(threads, bounds.shape[0] - 1)
     if n <= 1:
-        _lanes_serial(bounds, dims, model, opt, data, result, cfg, prec)
+        _tiles(bounds, dims, model, opt, data, result, cfg)
         return
     cut = np.linspace(0, bounds.shape[0] - 1, n + 1).round().astype(np.int64)  # tiles per thread
     with ThreadPoolExecutor(n) as pool:
-        jobs = [pool.submit(_lanes_serial, bounds[a : b + 1], dims, model, opt, data, result, cfg,
-                            prec) for a, b in zip(cut[:-1], cut[1:])]  # fmt: skip
+        jobs = [pool.submit(_tiles, bounds[a : b + 1], dims, model, opt, data, result, cfg)
+                for a, b in zip(cut[:-1], cut[1:])]  # fmt: skip
         for job in jobs:
             job.result()

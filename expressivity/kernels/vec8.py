@@ -8,9 +8,11 @@ and operate on them directly:
 
 - :func:`vload`, :func:`vstore`: lanes ``i..i+7`` of a C-contiguous array (flat
   index from its first element);
-- :func:`vadd`, :func:`vsub`, :func:`vmul`, :func:`vdiv`: IEEE operations lane by
-  lane, each rounded, never contracted into a fused multiply-add: each lane
-  computes exactly the scalar operation;
+- :func:`vadd`, :func:`vsub`, :func:`vmul`, :func:`vdiv`, :func:`vsqrt`: IEEE
+  operations lane by lane, each rounded, never contracted into a fused
+  multiply-add: each lane computes exactly the scalar operation;
+- :func:`vf32`, :func:`vf64`: float64 lanes rounded to float32 (as a store into a
+  float32 array), float32 lanes widened to float64 (exact);
 - :func:`vmask`, :func:`vblend`: select by an int8 mask array; :func:`vgt`,
   :func:`vge`: select by an ordered comparison (NaN compares false, as ``>``
   in Python);
@@ -45,12 +47,14 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
 from expressivity import activations as _a
 
 __all__ = [
-    "VL", "Vec8", "vload", "vstore", "vadd", "vsub", "vmul", "vdiv", "vmask", "vblend",
+    "VL", "Vec8", "vload", "vstore", "vadd", "vsub", "vmul", "vdiv", "vsqrt", "vf32", "vf64",
+    "vmask", "vblend",
     "vgt", "vge", "vsplat", "vfill", "vbits", "vfloat", "viadd", "vshl", "vor", "vand",
     "vexp", "vsigmoid", "vtanh",
 ]  # fmt: skip
@@ -133,6 +137,40 @@ vor = intrinsic(_binary("or_"))
 vor.__doc__ = "x | y of integer lanes."
 vand = intrinsic(_binary("and_"))
 vand.__doc__ = "x & y of integer lanes."
+
+
+@intrinsic
+def vsqrt(typingctx, x):
+    """The square root of float lanes (IEEE, correctly rounded: as ``math.sqrt``)."""
+    if not (isinstance(x, Vec8) and isinstance(x.dtype, types.Float)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        vt = args[0].type
+        name = f"llvm.sqrt.v{VL}f{sig.args[0].dtype.bitwidth}"
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vt, [vt]), name)
+        return builder.call(fn, [args[0]])
+
+    return x(x), codegen
+
+
+def _convert(src, dst, op):
+    def typer(typingctx, x):
+        if not (isinstance(x, Vec8) and x.dtype == src):
+            return None
+
+        def codegen(context, builder, sig, args):
+            return getattr(builder, op)(args[0], ir.VectorType(context.get_value_type(dst), VL))
+
+        return Vec8(dst)(x), codegen
+
+    return typer
+
+
+vf32 = intrinsic(_convert(types.float64, types.float32, "fptrunc"))
+vf32.__doc__ = "float64 lanes rounded to float32 (to nearest, as a store into a float32 array)."
+vf64 = intrinsic(_convert(types.float32, types.float64, "fpext"))
+vf64.__doc__ = "float32 lanes widened to float64 (exact)."
 
 
 @intrinsic

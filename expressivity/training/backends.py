@@ -250,10 +250,11 @@ class CpuBackend(_Arrays):
             self.fused = fused(cfgs[0].batch_size, nets[0].hidden_size)
         # one word per update, several networks: networks as SIMD lanes (kernels.lanes),
         # whose weights are lane-major; self.model keeps (P, NW) views of them
-        # (float32 carriers only: a float64 population keeps the one-network step, so
-        # that the lanes kernel is compiled, and tested, for one carrier)
+        # (float32 networks only: float64 and the emulated formats keep the one-network
+        # step, so that the lanes kernel is compiled, and tested, for one format)
         self.lanes = (cfgs[0].batch_size == 1 and len(nets) >= lanes.MIN_LANES
                       and nets[0].hidden_size <= lanes.MAX_HIDDEN
+                      and nets[0].precision.is_native
                       and np.dtype(nets[0].precision.carrier) == np.float32)  # fmt: skip
         self.work = _update_work(nets, data, cfgs[0].batch_size)
         if self.lanes:

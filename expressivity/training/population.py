@@ -9,8 +9,8 @@ Two backends run the updates (:mod:`expressivity.training.backends`):
   network (:mod:`expressivity.kernels.step`), larger ones through
   :meth:`Network.loss_and_grad_encoded` and the same optimizer; networks in
   parallel on numba's threads when the work justifies it
-  (:mod:`expressivity._threads`). Large populations of small networks with
-  one word per update run as SIMD lanes (:mod:`expressivity.kernels.lanes`,
+  (:mod:`expressivity._threads`). Large populations of small float32 networks
+  with one word per update run as SIMD lanes (:mod:`expressivity.kernels.lanes`,
   from ``lanes.MIN_LANES`` networks of at most ``lanes.MAX_HIDDEN`` units),
   with the same results. BLAS is held to one thread while training. :func:`~expressivity.training.train` is a
   population of one, so a network trained here equals it trained alone, bit
