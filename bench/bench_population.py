@@ -179,7 +179,7 @@ def cpu_population(cell: str, H: int, P: int, epochs: int) -> float:
     return sum(r.updates for r in out) / dt
 
 
-def cpu_sequential(cell: str, H: int, P: int, epochs: int, most: int = 4) -> float:
+def cpu_sequential(cell: str, H: int, P: int, epochs: int, most: int = 8) -> float:
     """Network-updates per second of ``train`` on the same networks one after another
     (the first ``most`` of them: the rate does not depend on P)."""
     from expressivity.training import TrainConfig, train
@@ -225,6 +225,12 @@ def torch_one_process(cell: str, H: int, updates: int) -> float:
     return float(res.stdout.strip().splitlines()[-1])
 
 
+def _spread(x) -> str:
+    """'median [min-max]' of rates, or the one rate."""
+    m = float(np.median(x))
+    return f"{m:.0f}" if len(x) == 1 else f"{m:.0f} [{min(x):.0f}-{max(x):.0f}]"
+
+
 def _cpu_ghz() -> float:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -256,6 +262,7 @@ def main_cpu(a) -> None:
     import subprocess
 
     rows = []
+    R = a.repeats
     load0 = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     t0 = time.perf_counter()
     ghz = _cpu_ghz()
@@ -263,30 +270,37 @@ def main_cpu(a) -> None:
     peak = fpc * ghz * 1e9 * (os.cpu_count() or 1)
     for cell in a.cells:
         for H in a.hidden:
-            torch_rate = torch_one_process(cell, H, a.torch_updates)
-            seq = cpu_sequential(cell, H, max(a.populations), a.epochs)
+            # R rounds, each measuring the three side by side (so a change of load hits
+            # all of them); the table gives medians and the range of the R rounds
+            tor, seq, pops = [], [], {P: [] for P in a.populations}
+            for _ in range(R):
+                tor.append(torch_one_process(cell, H, a.torch_updates))
+                seq.append(cpu_sequential(cell, H, max(a.populations), a.epochs))
+                for P in a.populations:
+                    pops[P].append(cpu_population(cell, H, P, a.epochs))
             nets, data = _weiss(cell, H, 1)
             flop = _flop_per_update(nets[0], data)
             for P in a.populations:
-                pop = cpu_population(cell, H, P, a.epochs)
-                rows.append((cell, H, P, pop, seq, torch_rate, pop / seq, pop / torch_rate,
-                             pop * flop / peak))  # fmt: skip
-                print(f"{cell} H={H} P={P}: population {pop:.0f}/s, one after another {seq:.0f}/s, "
-                      f"PyTorch {torch_rate:.0f}/s: {pop / seq:.2f}x, {pop / torch_rate:.1f}x, "
-                      f"{100 * pop * flop / peak:.2f}% of peak", flush=True)  # fmt: skip
+                pop, sq, tr = (float(np.median(x)) for x in (pops[P], seq, tor))
+                rows.append((cell, H, P, pops[P], seq, tor, pop / sq, pop / tr, pop * flop / peak))
+                print(f"{cell} H={H} P={P}: population {_spread(pops[P])}/s, one after another "
+                      f"{_spread(seq)}/s, PyTorch {_spread(tor)}/s: {pop / sq:.2f}x, "
+                      f"{pop / tr:.1f}x, {100 * pop * flop / peak:.2f}% of peak", flush=True)
     if not a.out:
         return
     up = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     lines = [
         "## population_cpu: populations of networks as SIMD lanes (CPU, issue 14)",
         "",
-        f"Command: `python bench/bench_population.py --cpu --epochs {a.epochs} --out "
-        f"bench/results/population_cpu.md` ({(time.perf_counter() - t0) / 60:.1f} min).",
-        f"Machine: {_lscpu()}. Load average at start: {load0}; at end: `{up}`. "
-        "**The machine was shared with other engineers' work (about 8 agents on 2 cores) "
-        "while this ran: absolute rates are several times below a quiet machine's, and "
-        "the load changed between rows; the three columns of a row were measured minutes "
-        "apart at most.**",
+        f"Command: `python bench/bench_population.py --cpu --epochs {a.epochs} --repeats {R} "
+        f"--cells {' '.join(a.cells)} --hidden {' '.join(map(str, a.hidden))} --populations "
+        f"{' '.join(map(str, a.populations))} --out bench/results/population_cpu.md` "
+        f"({(time.perf_counter() - t0) / 60:.1f} min).",
+        f"Machine: {_lscpu()}. Load average at start: {load0}; at end: `{up}` (this "
+        "script's own two threads make it about 2). Each rate: the median of "
+        f"{R} rounds (their range in brackets); in each round the three columns were "
+        "measured one after the other, so a change of load reaches all of them; ratios "
+        "are of the medians.",
         "",
         "Weiss protocol: a^n b^n, n = 1..99 shuffled per network, one word per update, Adam "
         "lr 0.001, float32, next-symbol head; LSTM with a 3-dim embedding, GRU one-hot. "
@@ -306,8 +320,8 @@ def main_cpu(a) -> None:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [
-        f"| {c} | {h} | {p} | {x:.0f} | {y:.0f} | {z:.0f} | {r1:.2f}× | {r2:.1f}× | "
-        f"{100 * f:.2f}% |"
+        f"| {c} | {h} | {p} | {_spread(x)} | {_spread(y)} | {_spread(z)} | {r1:.2f}× | "
+        f"{r2:.1f}× | {100 * f:.2f}% |"
         for c, h, p, x, y, z, r1, r2, f in rows
     ]
     lines += [
@@ -325,6 +339,7 @@ def main() -> None:
     ap.add_argument("--cpu", action="store_true", help="the CPU lanes benchmark (issue 14)")
     ap.add_argument("--epochs", type=int, default=1, help="--cpu: epochs per run")
     ap.add_argument("--torch-updates", type=int, default=300, help="--cpu: PyTorch updates")
+    ap.add_argument("--repeats", type=int, default=3, help="--cpu: rounds (median reported)")
     ap.add_argument("--cells", nargs="+", default=["lstm", "gru"])
     ap.add_argument("--hidden", nargs="+", type=int, default=[8, 32, 64])
     ap.add_argument("--populations", nargs="+", type=int, default=[64, 256, 1024])

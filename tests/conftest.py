@@ -33,9 +33,19 @@ def weiss_dir():
         pytest.skip(str(err))
 
 
+#: files whose tests start other processes (the command line, sweeps, notebooks) that
+#: compile the kernels they need unless an earlier test has cached them: they go last,
+#: so that on a cold machine the in-process tests compile each kernel once first
+_LAST = ("test_readme.py", "test_faults.py", "test_experiments.py", "test_cli_ux.py",
+         "test_notebooks.py")  # fmt: skip
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``wheel`` (build, install in a fresh venv, compile cold: minutes) run only
-    when asked for, ``python -m pytest -m wheel tests/test_wheel.py``, as ``.ci/run`` does."""
+    """Files that start other processes run last (:data:`_LAST`; the order of the rest is
+    kept). Tests marked ``wheel`` (build, install in a fresh venv, compile cold: minutes)
+    run only when asked for, ``python -m pytest -m wheel tests/test_wheel.py``, as
+    ``.ci/run`` does."""
+    items.sort(key=lambda item: item.path.name in _LAST)  # stable: files stay whole
     if "wheel" in (config.option.markexpr or ""):
         return
     skip = pytest.mark.skip(

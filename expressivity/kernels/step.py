@@ -343,12 +343,16 @@ def not_finite(x):
 
 
 def opt_entry(g, master, m1, m2, step, eps_c2, lr, mu, b1, b2, opt_code):
-    """Adam or SGD on one master weight with gradient ``g`` (all float64 scalars).
+    """Adam or SGD on one master weight with gradient ``g``.
 
     Returns the new ``(master, m1, m2)``. As :class:`expressivity.training.optim.Adam`
     / ``SGD``, operation by operation; ``step = lr sqrt(c2) / c1`` and
     ``eps_c2 = eps sqrt(c2)`` come from :func:`adam_scalars`; SGD keeps its
-    momentum in ``m1``.
+    momentum in ``m1``. The moments and the master are float64; ``g`` is the
+    gradient as the caller passes it: the fused step passes the carrier's value
+    (numba's ``float()`` keeps a float32 a float32), so there ``g * g`` is a
+    float32 product, where :func:`apply_update` and ``optim.Adam`` square a
+    float64 (the lanes kernel squares as the fused step does).
     """
     if opt_code == ADAM:
         m1 = m1 * b1 + (1.0 - b1) * g
