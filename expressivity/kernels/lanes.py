@@ -798,25 +798,26 @@ def _update(p0, net, dims, cfg, trainable, hyper, tstep, act, lsum, grad, wt, mt
     wbad = np.zeros(L, dtype=np.int8)
     if opt_code == _ADAM:
         _adam_columns(net, trainable, ok, scale, step, eps_c2, b1, b2, grad, wt, mt, m1, m2, wbad)
-    for q in range(NW if opt_code != _ADAM else 0):
-        if not trainable[q]:
-            continue
-        for l in range(L):
-            if ok[l] and scale[l] != 1.0:
-                grad[q, l] = float(grad[q, l]) * scale[l]  # rounded to the carrier
-        for l in range(L):
-            if ok[l]:
-                g = float(grad[q, l])
-                c = net[l]
-                master, a = mt[q, c], m1[q, c]
-                if mu[l] != 0.0:
-                    a = mu[l] * a + g
-                    master = master - lr[l] * a
-                else:
-                    master = master - lr[l] * g
-                mt[q, c], m1[q, c] = master, a
-                wt[q, l] = master  # rounded to the carrier
-                wbad[l] |= _not_finite(master)
+    else:  # SGD, with momentum in m1
+        for q in range(NW):
+            if not trainable[q]:
+                continue
+            for l in range(L):
+                if ok[l] and scale[l] != 1.0:
+                    grad[q, l] = float(grad[q, l]) * scale[l]  # rounded to the carrier
+            for l in range(L):
+                if ok[l]:
+                    g = float(grad[q, l])
+                    c = net[l]
+                    master, a = mt[q, c], m1[q, c]
+                    if mu[l] != 0.0:
+                        a = mu[l] * a + g
+                        master = master - lr[l] * a
+                    else:
+                        master = master - lr[l] * g
+                    mt[q, c], m1[q, c] = master, a
+                    wt[q, l] = master  # rounded to the carrier
+                    wbad[l] |= _not_finite(master)
     if E > 0:  # re-pack XW from the rounded W and embedding (as params.pack)
         for q in range(oU):
             v, g, j = q // (G * H), (q // H) % G, q % H
