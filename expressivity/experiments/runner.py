@@ -280,7 +280,7 @@ def lanes_compatible(specs) -> bool:
     True when the runs share :data:`POPULATION_KEY`, there are at least
     ``lanes.MIN_LANES`` of them, each updates on one word (``batch_size == 1``),
     has at most ``lanes.MAX_HIDDEN`` hidden units and the precision ``float32``:
-    the conditions under which
+    :func:`expressivity.kernels.lanes.takes`, the rule by which
     :class:`~expressivity.training.backends.CpuBackend` takes the lanes kernel.
     Such a group trains faster as one population than one run after another,
     with the same results bit for bit; :func:`~expressivity.experiments.sweep.run_sweep`
@@ -304,12 +304,10 @@ def lanes_compatible(specs) -> bool:
     from expressivity.precision import parse_precision
 
     specs = [RunSpec(**s) if isinstance(s, dict) else s for s in specs]
-    if len(specs) < lanes.MIN_LANES or len({population_key(s) for s in specs}) != 1:
+    if len({population_key(s) for s in specs}) != 1:
         return False
     s = specs[0]
-    prec = parse_precision(s.precision)
-    return (s.batch_size == 1 and s.hidden_size <= lanes.MAX_HIDDEN and prec.is_native
-            and np.dtype(prec.carrier) == np.float32)  # fmt: skip
+    return lanes.takes(len(specs), s.batch_size, s.hidden_size, parse_precision(s.precision))
 
 
 def execute_population(spec_dicts: list[dict], out_dir: str, backend: str = "cuda",

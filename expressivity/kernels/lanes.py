@@ -115,7 +115,7 @@ from expressivity.kernels.vec8 import (
     vtanh,
 )
 
-__all__ = ["MAX_HIDDEN", "MIN_LANES", "TILE", "tile_bounds", "train_lanes"]
+__all__ = ["MAX_HIDDEN", "MIN_LANES", "TILE", "takes", "tile_bounds", "train_lanes"]
 
 #: networks per tile (at most): every lane loop pays a fixed cost (the
 #: vectoriser's alias checks, its remainder loop) of several ns, so wider tiles
@@ -136,6 +136,25 @@ MAX_HIDDEN = 16
 _LSTM, _INTERP, _KEEP = 0, 1, 2
 _NEXT_SYMBOL, _ACCEPT = 0, 1
 _ADAM = 0
+
+
+def takes(n_networks: int, batch_size: int, hidden_size: int, precision) -> bool:
+    """Whether the CPU trains such a population as lanes: at least :data:`MIN_LANES`
+    networks of at most :data:`MAX_HIDDEN` units, one word per update, precision float32
+    (a :class:`~expressivity.precision.Precision`). The one rule of the CPU backend and
+    of the sweeps' grouping.
+
+    Examples
+    --------
+    >>> from expressivity.precision import parse_precision
+    >>> takes(MIN_LANES, 1, 10, parse_precision("float32"))
+    True
+    >>> takes(MIN_LANES, 1, 10, parse_precision("float16")), takes(MIN_LANES - 1, 1, 10,
+    ...     parse_precision("float32"))
+    (False, False)
+    """
+    return (batch_size == 1 and n_networks >= MIN_LANES and hidden_size <= MAX_HIDDEN
+            and precision.is_native and np.dtype(precision.carrier) == np.float32)  # fmt: skip
 
 
 def tile_bounds(P: int, tile: int, threads: int) -> np.ndarray:

@@ -252,10 +252,8 @@ class CpuBackend(_Arrays):
         # whose weights are lane-major; self.model keeps (P, NW) views of them
         # (float32 networks only: float64 and the emulated formats keep the one-network
         # step, so that the lanes kernel is compiled, and tested, for one format)
-        self.lanes = (cfgs[0].batch_size == 1 and len(nets) >= lanes.MIN_LANES
-                      and nets[0].hidden_size <= lanes.MAX_HIDDEN
-                      and nets[0].precision.is_native
-                      and np.dtype(nets[0].precision.carrier) == np.float32)  # fmt: skip
+        self.lanes = lanes.takes(len(nets), cfgs[0].batch_size, nets[0].hidden_size,
+                                 nets[0].precision)
         self.work = _update_work(nets, data, cfgs[0].batch_size)
         if self.lanes:
             self.lane_model = tuple(np.ascontiguousarray(a.T) for a in self.model[:4])
